@@ -1,0 +1,64 @@
+"""The ``ModelFamily`` description a plugin registers for each model family.
+
+A family tells the core everything it needs to train, sample and evaluate a model without
+importing the plugin's model code up front: the Hugging Face ``model_type``s it claims, where
+its config/model classes live (lazy ``"module:Name"`` references), its special tokens, whether
+its logits are shifted by one position (Dream), which generation-engine features its models
+support, its size presets and its default objective and generator settings.
+
+This module imports neither torch nor transformers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+
+@dataclass(frozen=True)
+class ModelFamily:
+    """One model family (e.g. ``llada``).
+
+    Attributes:
+        name: registry name of the family (``dllm train --family NAME``).
+        description: one line shown by ``dllm plugins``.
+        model_types: Hugging Face ``config.model_type`` values this family loads.
+        config_class: lazy ``"module:Name"`` of the transformers ``PretrainedConfig`` subclass,
+            or ``None`` when transformers' own classes are used.
+        model_class: lazy ``"module:Name"`` of the masked-LM model class, or ``None``.
+        register_auto: lazy ``"module:function"`` that registers the config/model classes with
+            transformers' ``AutoConfig``/``AutoModel*`` (called before the first load), or ``None``.
+        tokenizer_adapter: lazy ``"module:Name"`` of the family's tokenizer adapter, or ``None``.
+        logit_shift: ``True`` when position ``i`` is predicted from the output at ``i - 1``.
+        supports_kv_cache: models accept ``past_key_values``/``use_cache`` (prefix/dual cache).
+        supports_logits_to_keep: models accept ``logits_to_keep`` (LM-head slicing).
+        presets: size presets for training from scratch: name -> config keyword arguments.
+        default_objective: registry name of the default training objective.
+        default_generator: registry name of the default generator preset.
+        generator_defaults: default keyword arguments for that generator.
+        eval_model_name: lm-eval model name for this family.
+    """
+
+    name: str
+    description: str = ""
+    model_types: tuple[str, ...] = ()
+    config_class: str | None = None
+    model_class: str | None = None
+    register_auto: str | None = None
+    tokenizer_adapter: str | None = None
+    logit_shift: bool = False
+    supports_kv_cache: bool = False
+    supports_logits_to_keep: bool = False
+    presets: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    default_objective: str = "masked-diffusion"
+    default_generator: str = "mdlm"
+    generator_defaults: Mapping[str, Any] = field(default_factory=dict)
+    eval_model_name: str | None = None
+
+    def metadata(self) -> dict[str, Any]:
+        """The JSON-friendly facts ``dllm plugins`` shows, without importing anything."""
+        return {
+            "description": self.description,
+            "model_types": list(self.model_types),
+            "presets": sorted(self.presets),
+        }

@@ -1,0 +1,85 @@
+"""Every hook a dllm plugin may implement.
+
+A plugin is a module named by an entry point in the ``dllm`` group. It implements any of the
+hooks below with the ``hookimpl`` marker::
+
+    from dllm_core.hookspecs import hookimpl
+
+    @hookimpl
+    def dllm_register_schedules(register):
+        register("my-schedule", "my_plugin.schedules:MySchedule", description="...")
+
+Registration hooks follow the "register callback" pattern: the host passes a ``register``
+function, and the plugin calls it once per thing it provides. Targets are lazy
+``"package.module:Name"`` references, imported on first use, so listing plugins never imports
+torch. Every hook here is documented in ``docs/plugins.md`` (a test enforces it).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import pluggy
+
+PROJECT_NAME = "dllm"
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+
+@hookspec
+def dllm_register_families(register: Callable[..., None]) -> None:
+    """Register model families.
+
+    Call ``register(family)`` with a :class:`dllm_core.family.ModelFamily` for each family.
+    The family's model/config classes are lazy references inside it.
+    """
+
+
+@hookspec
+def dllm_register_schedules(register: Callable[..., None]) -> None:
+    """Register noise schedules (``NoiseSchedule`` / ``EditSchedule`` subclasses).
+
+    Call ``register(name, "module:Class", **metadata)``.
+    """
+
+
+@hookspec
+def dllm_register_objectives(register: Callable[..., None]) -> None:
+    """Register training objectives (``Objective`` subclasses).
+
+    Call ``register(name, "module:Class", **metadata)``.
+    """
+
+
+@hookspec
+def dllm_register_generators(register: Callable[..., None]) -> None:
+    """Register generators (samplers) and generator presets.
+
+    Call ``register(name, "module:Object", **metadata)``.
+    """
+
+
+@hookspec
+def dllm_register_tasks(register: Callable[..., None]) -> None:
+    """Register built-in tasks usable as dataset specs and eval tasks.
+
+    Call ``register(name, "module:Class", **metadata)``.
+    """
+
+
+@hookspec
+def dllm_trainer_callbacks(context: dict[str, Any]) -> list[Any] | None:
+    """Return ``transformers.TrainerCallback`` instances to attach to a training run.
+
+    ``context`` holds the run's settings (``family``, ``objective``, ``output_dir``, ``args``).
+    Called once per run, at training time; return ``None`` or an empty list to add nothing.
+    """
+
+
+@hookspec
+def dllm_register_commands(cli: Any) -> None:
+    """Add ``dllm`` subcommands.
+
+    Call ``cli.add(name, "module:object", help="...")``. The object is imported only when the
+    subcommand runs; it must provide ``add_arguments(parser)`` and ``run(args) -> int``.
+    """

@@ -1,0 +1,5 @@
+"""Conformance suites and helpers for testing dllm and third-party plugins.
+
+* :mod:`dllm_core.testing.plugins` — registry-level checks a plugin's tests subclass;
+* :mod:`dllm_core.testing.golden` — access to the golden reference data set.
+"""

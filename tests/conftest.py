@@ -1,0 +1,24 @@
+"""Shared pytest fixtures: offline Hugging Face settings and the golden data folder."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+@pytest.fixture(scope="session")
+def golden_dir() -> Path:
+    """The golden reference folder (see :mod:`dllm_core.testing.golden`); missing fails."""
+    from dllm_core.testing.golden import golden_path, load_manifest
+
+    try:
+        load_manifest()
+    except FileNotFoundError as exc:
+        pytest.fail(str(exc))
+    return golden_path()
