@@ -1,0 +1,7 @@
+"""The dllm-llada plugin passes the registry-level conformance suite plugin authors use."""
+
+from dllm_core.testing.plugins import PluginConformanceTests
+
+
+class TestPluginConformance(PluginConformanceTests):
+    plugin_name = "llada"
