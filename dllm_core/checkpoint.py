@@ -1,0 +1,175 @@
+"""Checkpoints: a plain Hugging Face folder plus ``dllm.json``, written atomically.
+
+A dllm checkpoint is what ``save_pretrained`` writes (``config.json``, ``model.safetensors``,
+tokenizer files) plus ``dllm.json`` recording the family, objective, schedule and generator
+defaults, so ``dllm sample``/``chat``/``eval`` need only the path. A LoRA adapter folder
+(``adapter_config.json``) is accepted anywhere a checkpoint is.
+
+Folders are written under a temporary name beside the target and renamed into place, so a
+killed process never leaves a half-written checkpoint. Weights load from safetensors only and
+never with remote code.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+from dllm_core import __version__
+from dllm_core.family import ModelFamily
+from dllm_core.registry import DllmError, get_registry, load_reference
+
+DLLM_JSON = "dllm.json"
+ADAPTER_CONFIG = "adapter_config.json"
+
+
+@dataclass
+class CheckpointInfo:
+    """The contents of ``dllm.json``.
+
+    Attributes:
+        family: registry name of the model family.
+        objective: ``{"name": ..., **config}`` of the training objective (may be empty).
+        schedule: ``{"name": ..., **parameters}`` of the noise schedule (may be empty).
+        generator: ``{"preset": ..., **parameters}``: default sampling settings.
+        dllm_version: the dllm-core version that wrote the file.
+        extra: anything else a plugin wants to keep (e.g. ``{"backbone_family": "llada"}``).
+    """
+
+    family: str
+    objective: dict[str, Any] = field(default_factory=dict)
+    schedule: dict[str, Any] = field(default_factory=dict)
+    generator: dict[str, Any] = field(default_factory=dict)
+    dllm_version: str = __version__
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def write(self, folder: Path) -> None:
+        (Path(folder) / DLLM_JSON).write_text(json.dumps(asdict(self), indent=2, sort_keys=True) + "\n")
+
+    @classmethod
+    def read(cls, folder: Path) -> "CheckpointInfo | None":
+        """``dllm.json`` of ``folder``, or ``None`` when the folder has none."""
+        path = Path(folder) / DLLM_JSON
+        if not path.is_file():
+            return None
+        try:
+            data = json.loads(path.read_text())
+            return cls(**data)
+        except (json.JSONDecodeError, TypeError) as exc:
+            raise DllmError(f"{path} is not a valid dllm.json ({exc}); delete it or re-save the checkpoint") from None
+
+
+@contextlib.contextmanager
+def atomic_directory(target: Path | str) -> Iterator[Path]:
+    """Yield a temporary folder beside ``target`` that replaces ``target`` only on success.
+
+    On an exception the temporary folder is removed and ``target`` is left as it was.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    try:
+        yield staging
+        if target.exists():
+            retired = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+            os.replace(target, retired / target.name)
+            os.replace(staging, target)
+            shutil.rmtree(retired, ignore_errors=True)
+        else:
+            os.replace(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def save_checkpoint(model: Any, tokenizer: Any, target: Path | str, info: CheckpointInfo) -> Path:
+    """Write ``model`` (safetensors), ``tokenizer`` and ``dllm.json`` to ``target`` atomically."""
+    with atomic_directory(target) as staging:
+        model.save_pretrained(staging, safe_serialization=True)
+        if tokenizer is not None:
+            tokenizer.save_pretrained(staging)
+        info.write(staging)
+    return Path(target)
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise DllmError(f"cannot read {path}: {exc}") from None
+
+
+def adapter_base(folder: Path) -> Path | None:
+    """For a LoRA adapter folder, the base model path it names; ``None`` for a full checkpoint."""
+    config = folder / ADAPTER_CONFIG
+    if not config.is_file():
+        return None
+    base = _read_json(config).get("base_model_name_or_path")
+    if not base:
+        raise DllmError(f"{config} names no base_model_name_or_path; re-save the adapter with its base model")
+    return Path(base)
+
+
+def resolve_family(folder: Path | str) -> ModelFamily:
+    """The family that loads ``folder``: from ``dllm.json``, else ``config.json``'s model_type."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DllmError(f"checkpoint folder {folder} does not exist; pass the folder holding config.json")
+    families = get_registry().families
+    info = CheckpointInfo.read(folder)
+    if info is not None:
+        return families.get(info.family)
+    base = adapter_base(folder)
+    if base is not None:
+        return resolve_family(base)
+    config = folder / "config.json"
+    if not config.is_file():
+        raise DllmError(f"{folder} holds no config.json (nor dllm.json / adapter_config.json); "
+                        "pass a Hugging Face model folder")
+    model_type = _read_json(config).get("model_type")
+    if not model_type:
+        raise DllmError(f"{config} has no model_type; add one so dllm can tell which family loads it")
+    return families.for_model_type(model_type)
+
+
+def register_family_classes(family: ModelFamily) -> None:
+    """Register the family's config/model classes with transformers' Auto classes (idempotent)."""
+    if family.register_auto is not None:
+        load_reference(family.register_auto)()
+
+
+def load_model(folder: Path | str, family: ModelFamily | None = None, **from_pretrained: Any) -> Any:
+    """Load the masked-LM model of a checkpoint or LoRA adapter folder (safetensors, no remote code)."""
+    folder = Path(folder)
+    family = family or resolve_family(folder)
+    register_family_classes(family)
+    model_class = load_reference(family.model_class or "transformers:AutoModelForMaskedLM")
+    options = {"use_safetensors": True, "trust_remote_code": False, **from_pretrained}
+    base = adapter_base(folder)
+    if base is None:
+        return model_class.from_pretrained(folder, **options)
+    try:
+        from peft import PeftModel
+    except ImportError:
+        raise DllmError(f"{folder} is a LoRA adapter and needs peft: pip install 'dllm-core[lora]'") from None
+    return PeftModel.from_pretrained(model_class.from_pretrained(base, **options), folder)
+
+
+def load_tokenizer(folder: Path | str) -> Any:
+    """The tokenizer saved with a checkpoint (for an adapter: its own, else its base model's)."""
+    from transformers import AutoTokenizer
+
+    folder = Path(folder)
+    base = adapter_base(folder)
+    has_own = any((folder / name).is_file() for name in ("tokenizer.json", "tokenizer_config.json"))
+    source = folder if has_own or base is None else base
+    try:
+        return AutoTokenizer.from_pretrained(source, trust_remote_code=False)
+    except (OSError, ValueError) as exc:
+        raise DllmError(f"no usable tokenizer in {source} ({exc}); save one with the checkpoint") from None
