@@ -28,7 +28,10 @@ class ModelFamily:
         model_class: lazy ``"module:Name"`` of the masked-LM model class, or ``None``.
         register_auto: lazy ``"module:function"`` that registers the config/model classes with
             transformers' ``AutoConfig``/``AutoModel*`` (called before the first load), or ``None``.
-        tokenizer_adapter: lazy ``"module:Name"`` of the family's tokenizer adapter, or ``None``.
+        special_tokens: the family's special token strings by role (``mask``, ``eos``, ``eot``
+            for end of turn, ``bos``, ``pad``), used when a checkpoint's config and tokenizer do
+            not give the id themselves (see :mod:`dllm_core.tokens`).
+        chat_template: a jinja chat template used when the tokenizer has none.
         logit_shift: ``True`` when position ``i`` is predicted from the output at ``i - 1``.
         supports_kv_cache: models accept ``past_key_values``/``use_cache`` (prefix/dual cache).
         supports_logits_to_keep: models accept ``logits_to_keep`` (LM-head slicing).
@@ -45,7 +48,8 @@ class ModelFamily:
     config_class: str | None = None
     model_class: str | None = None
     register_auto: str | None = None
-    tokenizer_adapter: str | None = None
+    special_tokens: Mapping[str, str] = field(default_factory=dict)
+    chat_template: str | None = None
     logit_shift: bool = False
     supports_kv_cache: bool = False
     supports_logits_to_keep: bool = False
