@@ -1,0 +1,52 @@
+"""Batch collation: pad tokenized examples to the longest in the batch (on the right).
+
+``input_ids`` are padded with the pad id, ``labels`` (when the examples have them) with -100,
+and ``attention_mask`` is 1 on real tokens and 0 on padding (taken from the examples when they
+carry one, built otherwise). Optionally the padded length is rounded up to a multiple.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+import torch
+
+from dllm_core.data.processing import IGNORE_INDEX
+from dllm_core.registry import DllmError
+
+
+@dataclass
+class PaddingCollator:
+    """Pads a list of examples into a batch of ``[batch, length]`` long tensors."""
+
+    pad_token_id: int  # id written into padded input_ids
+    label_pad_id: int = IGNORE_INDEX  # id written into padded labels
+    pad_to_multiple_of: int | None = None  # round the padded length up to a multiple of this
+
+    def __call__(self, examples: Sequence[Mapping[str, Any]]) -> dict[str, torch.Tensor]:
+        if not examples:
+            raise DllmError("cannot collate an empty batch.")
+        lengths = [len(example["input_ids"]) for example in examples]
+        length = max(lengths)
+        if self.pad_to_multiple_of:
+            length = -(-length // self.pad_to_multiple_of) * self.pad_to_multiple_of
+        with_labels = "labels" in examples[0]
+        batch = {
+            "input_ids": torch.full((len(examples), length), self.pad_token_id, dtype=torch.long),
+            "attention_mask": torch.zeros((len(examples), length), dtype=torch.long),
+        }
+        if with_labels:
+            batch["labels"] = torch.full((len(examples), length), self.label_pad_id, dtype=torch.long)
+        for row, (example, size) in enumerate(zip(examples, lengths)):
+            batch["input_ids"][row, :size] = torch.as_tensor(example["input_ids"], dtype=torch.long)
+            mask = example.get("attention_mask")
+            batch["attention_mask"][row, :size] = 1 if mask is None else torch.as_tensor(mask)
+            if with_labels:
+                if len(example["labels"]) != size:
+                    raise DllmError(
+                        f"example {row} of the batch has {len(example['labels'])} labels for "
+                        f"{size} input_ids; labels must align with input_ids."
+                    )
+                batch["labels"][row, :size] = torch.as_tensor(example["labels"], dtype=torch.long)
+        return batch

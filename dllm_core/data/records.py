@@ -1,0 +1,76 @@
+"""Records as conversations: validation and the ``prompt``/``answer`` -> chat conversion.
+
+A training record is a mapping with either
+
+* ``messages``: a list of ``{"role": ..., "content": ...}`` turns (roles ``system``, ``user``,
+  ``assistant``; a ``system`` turn only first; at least one ``assistant`` turn; the last turn
+  from the assistant), or
+* ``prompt`` and ``answer`` strings (what built-in tasks produce): one user turn and one
+  assistant turn.
+
+Anything else is a bad record: :func:`conversation_of` raises :class:`BadRecordError` naming
+the record's index and what is wrong. Pure Python.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Mapping
+
+from dllm_core.registry import DllmError
+
+ROLES = ("system", "user", "assistant")
+
+#: what to do with a bad record: raise, or skip it and count it
+OnBadRecord = Literal["error", "skip"]
+
+Message = dict[str, str]
+
+
+class BadRecordError(DllmError):
+    """A record that is not a valid training example."""
+
+
+def as_messages(prompt: str, answer: str) -> list[Message]:
+    """The chat form of a prompt/answer pair: one user turn, one assistant turn."""
+    return [{"role": "user", "content": prompt}, {"role": "assistant", "content": answer}]
+
+
+def conversation_of(record: Any, index: int) -> list[Message]:
+    """The validated conversation of ``record`` (the ``index``-th of its dataset)."""
+    if not isinstance(record, Mapping):
+        raise _bad(index, f"is a {type(record).__name__}, not a mapping")
+    if record.get("messages") is not None:
+        return _checked_messages(record["messages"], index)
+    if "prompt" in record or "answer" in record:
+        for key in ("prompt", "answer"):
+            if not isinstance(record.get(key), str):
+                raise _bad(index, f"field '{key}' must be a string, got {type(record.get(key)).__name__}")
+        return as_messages(record["prompt"], record["answer"])
+    raise _bad(index, f"has neither 'messages' nor 'prompt'/'answer' (fields: {sorted(record)})")
+
+
+def _checked_messages(messages: Any, index: int) -> list[Message]:
+    if not isinstance(messages, (list, tuple)) or not messages:
+        raise _bad(index, "has an empty or non-list 'messages'")
+    checked: list[Message] = []
+    for turn, message in enumerate(messages):
+        if not isinstance(message, Mapping):
+            raise _bad(index, f"message {turn} is not a mapping")
+        role, content = message.get("role"), message.get("content")
+        if role not in ROLES:
+            raise _bad(index, f"message {turn} has role {role!r}; roles must be one of {ROLES}")
+        if role == "system" and turn != 0:
+            raise _bad(index, f"message {turn} is a system turn; only the first turn may be one")
+        if not isinstance(content, str):
+            raise _bad(index, f"message {turn} has no string 'content'")
+        checked.append({"role": role, "content": content})
+    if checked[-1]["role"] != "assistant":
+        raise _bad(index, "does not end with an assistant turn, so it has nothing to learn")
+    return checked
+
+
+def _bad(index: int, problem: str) -> BadRecordError:
+    return BadRecordError(
+        f"record {index} {problem}. Fix the data, or pass on_bad_record='skip' to skip (and count) "
+        "such records."
+    )
