@@ -1,5 +1,6 @@
 """Conformance suites and helpers for testing dllm and third-party plugins.
 
 * :mod:`dllm_core.testing.plugins` — registry-level checks a plugin's tests subclass;
-* :mod:`dllm_core.testing.golden` — access to the golden reference data set.
+* :mod:`dllm_core.testing.golden` — access to the golden reference data set;
+* :mod:`dllm_core.testing.model_contract` — the model contract of the generation engine (cache, logits_to_keep, masks).
 """

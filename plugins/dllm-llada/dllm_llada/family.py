@@ -2,7 +2,35 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from dllm_core.family import ModelFamily
+
+#: Size presets: config keyword arguments for training from scratch. ``tiny`` fixes only the
+#: architecture; merge the tokenizer's ``vocab_size`` and special-token ids over it, e.g.
+#: ``LLaDAConfig(**{**PRESETS["tiny"], "vocab_size": 96, "mask_token_id": 95, ...})``
+#: (``embedding_size=None`` makes the embedding follow ``vocab_size``).
+PRESETS: dict[str, dict[str, Any]] = {
+    # 0.66M parameters plus 2 * 128 * vocab_size for embedding and output; CPU-trainable.
+    "tiny": dict(
+        d_model=128, n_heads=4, n_kv_heads=4, n_layers=4, mlp_hidden_size=256,
+        max_sequence_length=1024, rope_theta=10000.0, embedding_size=None,
+        mask_token_id=None, eos_token_id=None, pad_token_id=None,
+    ),
+    # LLaDA 1B of the paper's architecture table (arXiv 2502.09992): 22 layers, d 2048, 32 query
+    # heads over 4 key/value heads, FFN 5634, LLaDA tokenizer (~1.49B parameters with embeddings).
+    "1b": dict(
+        d_model=2048, n_heads=32, n_kv_heads=4, n_layers=22, mlp_hidden_size=5634,
+        vocab_size=126464, embedding_size=126464, max_sequence_length=4096, rope_theta=500000.0,
+        mask_token_id=126336, eos_token_id=126081, pad_token_id=126081,
+    ),
+    # GSAI-ML/LLaDA-8B-Base / -Instruct.
+    "8b": dict(
+        d_model=4096, n_heads=32, n_kv_heads=32, n_layers=32, mlp_hidden_size=12288,
+        vocab_size=126464, embedding_size=126464, max_sequence_length=4096, rope_theta=500000.0,
+        mask_token_id=126336, eos_token_id=126081, pad_token_id=126081,
+    ),
+}
 
 #: Llama-3-style turns, as in GSAI-ML/LLaDA-8B-Instruct's tokenizer
 LLADA_CHAT_TEMPLATE = (
@@ -24,7 +52,7 @@ LLADA = ModelFamily(
     special_tokens={"mask": "<|mdm_mask|>", "eos": "<|endoftext|>", "eot": "<|eot_id|>",
                     "bos": "<|startoftext|>"},
     chat_template=LLADA_CHAT_TEMPLATE,
-    presets={"tiny": {}, "1b": {}, "8b": {}},
+    presets=PRESETS,
     default_objective="masked-diffusion",
     default_generator="llada",
     generator_defaults={"steps": 128, "gen_length": 128, "block_length": 32},

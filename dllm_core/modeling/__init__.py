@@ -1,0 +1,47 @@
+"""Transformer building blocks shared by the model families' own implementations.
+
+LLaDA and Dream are both pre-norm transformers with RMSNorm, rotary position embeddings,
+bidirectional (non-causal) scaled-dot-product attention and a SwiGLU feed-forward; they differ
+in weight names and a few numeric details. What they share lives here, once:
+
+* :mod:`~dllm_core.modeling.layers`: ``RMSNorm``;
+* :mod:`~dllm_core.modeling.rotary`: rotary tables for explicit position ids and their application;
+* :mod:`~dllm_core.modeling.attention`: padding masks, multi-head (grouped-query) attention
+  through a transformers ``Cache`` (``cache.update`` per layer, so generation engines can
+  record, extend or overwrite keys/values) and the cache/position defaults of ``forward``;
+* :mod:`~dllm_core.modeling.output`: the output dataclass, ``logits_to_keep`` position selection
+  and the masked-LM loss.
+
+Importing this package imports torch and transformers; ``dllm_core`` itself does not import it.
+"""
+
+from dllm_core.modeling.attention import (
+    attention_mask_for_sdpa,
+    default_position_ids,
+    resolve_cache,
+    rotary_self_attention,
+)
+from dllm_core.modeling.layers import RMSNorm
+from dllm_core.modeling.output import (
+    CACHE_FIELD,
+    DiffusionLMOutput,
+    LogitsToKeep,
+    keep_positions,
+    masked_lm_loss,
+)
+from dllm_core.modeling.rotary import apply_rotary, rotary_cos_sin
+
+__all__ = [
+    "CACHE_FIELD",
+    "DiffusionLMOutput",
+    "LogitsToKeep",
+    "RMSNorm",
+    "apply_rotary",
+    "attention_mask_for_sdpa",
+    "default_position_ids",
+    "keep_positions",
+    "masked_lm_loss",
+    "resolve_cache",
+    "rotary_cos_sin",
+    "rotary_self_attention",
+]
