@@ -17,6 +17,9 @@ Register = Callable[..., None]
 def dllm_register_commands(cli: Any) -> None:
     cli.add("plugins", "dllm_core.cli.plugins_command", help="List installed plugins and what they register.")
     cli.add("list", "dllm_core.cli.list_command", help="List registered names of one kind (families, schedules, ...).")
+    cli.add("train", "dllm_core.cli.train_command", help="Train a diffusion LM from a preset or fine-tune a checkpoint.")
+    cli.add("sample", "dllm_core.cli.sample_command", help="Generate completions from a checkpoint.")
+    cli.add("chat", "dllm_core.cli.chat_command", help="Chat with a checkpoint in the terminal.")
     cli.add("new-plugin", "dllm_core.cli.new_plugin_command", help="Generate a new plugin package from the template.")
 
 
@@ -27,3 +30,32 @@ def dllm_register_tasks(register: Register) -> None:
     register("countdown", "dllm_core.data.tasks.countdown:CountdownTask",
              description="reach a target from 3-5 numbers with + - * /")
     register("addition", "dllm_core.data.tasks.addition:AdditionTask", description="multi-digit addition")
+
+
+@hookimpl
+def dllm_register_schedules(register: Register) -> None:
+    register("linear", "dllm_core.schedules.linear:LinearSchedule", description="alpha(t) = 1 - t (MDLM, LLaDA)")
+    register("cosine", "dllm_core.schedules.cosine:CosineSchedule", description="alpha(t) = 1 - cos(pi/2 (1 - t))")
+    register("polynomial", "dllm_core.schedules.polynomial:PolynomialSchedule", description="alpha(t) = 1 - t^exponent")
+    register("loglinear", "dllm_core.schedules.loglinear:LogLinearSchedule", description="MDLM's log-linear noise")
+    register("edit-linear", "dllm_core.schedules.edit_linear:EditLinearSchedule", description="Edit Flows kappa(t) = t")
+    register("edit-cubic", "dllm_core.schedules.edit_cubic:EditCubicSchedule", description="Edit Flows cubic kappa(t; a, b)")
+    register("edit-cosine", "dllm_core.schedules.edit_cosine:EditCosineSchedule", description="Edit Flows cosine kappa(t)")
+
+
+@hookimpl
+def dllm_register_objectives(register: Register) -> None:
+    register("masked-diffusion", "dllm_core.objectives.masked_diffusion:MaskedDiffusionObjective",
+             description="MDLM / LLaDA masked diffusion ELBO")
+    register("block-diffusion", "dllm_core.objectives.block_diffusion:BlockDiffusionObjective",
+             description="BD3LM block diffusion")
+
+
+@hookimpl
+def dllm_register_generators(register: Register) -> None:
+    register("llada", "dllm_core.generation.presets:LLADA", description="ML-GSAI/LLaDA generate")
+    register("fastdllm", "dllm_core.generation.presets:FASTDLLM",
+             description="Fast-dLLM LLaDA generate with prefix/dual cache, threshold, factor")
+    register("dream", "dllm_core.generation.presets:DREAM",
+             description="Dream diffusion_generate and Fast-dLLM's Dream variants")
+    register("mdlm", "dllm_core.generation.presets:MDLM", description="dllm's MDLM sampler (BERT-chat)")

@@ -74,6 +74,7 @@ def atomic_directory(target: Path | str) -> Iterator[Path]:
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    staging.chmod(0o755)  # mkdtemp makes it private; a checkpoint is an ordinary folder
     try:
         yield staging
         if target.exists():

@@ -2,5 +2,6 @@
 
 * :mod:`dllm_core.testing.plugins` — registry-level checks a plugin's tests subclass;
 * :mod:`dllm_core.testing.golden` — access to the golden reference data set;
-* :mod:`dllm_core.testing.model_contract` — the model contract of the generation engine (cache, logits_to_keep, masks).
+* :mod:`dllm_core.testing.model_contract` — the model contract of the generation engine (cache, logits_to_keep, masks);
+* :mod:`dllm_core.testing.schedules` — NoiseScheduleTests / EditScheduleTests for schedule authors.
 """

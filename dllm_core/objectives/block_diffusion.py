@@ -1,0 +1,171 @@
+"""Block diffusion (BD3LM, arXiv 2503.09573): the ``block-diffusion`` objective.
+
+The sequence is cut into blocks of ``block_size`` (the last one may be shorter). Each block k of
+row b gets its own time t_{b,k} = eps + (1 - eps) U, and its maskable positions are masked with
+probability 1 - alpha(t_{b,k}). The model reads the noised and the clean sequence side by side,
+
+    input_ids    = [x_t ; x_0]                      [B, 2L]
+    position_ids = [0 .. L-1 ; 0 .. L-1]             [B, 2L]
+
+under the attention mask of :func:`bd3lm_attention_mask`, so that block k of x_t is denoised
+from itself and the clean blocks before it: p(x^k | x_t^k, x^{<k}) (BD3LM eq. 6). Only the x_t
+half is scored: CE of x_0 at masked positions weighted by w(t_{b,k}), normalised as in
+:mod:`dllm_core.objectives.elbo`. Summed over blocks, the weighted CE bounds -log p(x_0).
+
+The model is called as ``model(input_ids=[B, 2L], attention_mask=[B, 1, 2L, 2L],
+position_ids=[B, 2L])`` with an additive float mask (0 = attend, dtype minimum = blocked;
+padding keys blocked too), which transformers models accept as a custom 4D mask.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
+
+import torch
+
+from dllm_core.objectives.base import Batch, LossOutput, Objective
+from dllm_core.objectives.elbo import (
+    DiffusionLossConfig,
+    elbo_loss_output,
+    masked_token_nll,
+    sample_mask,
+    sample_times,
+)
+from dllm_core.objectives.model_io import logits_of, model_float_dtype, resolve_mask_token_id
+
+if TYPE_CHECKING:
+    from dllm_core.family import ModelFamily
+
+
+def bd3lm_attention_mask(
+    length: int, block_size: int, device: torch.device | None = None
+) -> torch.Tensor:
+    """Which of the 2L positions of ``[x_t ; x_0]`` may attend to which: bool ``[2L, 2L]``.
+
+    Query q, key k, block(i) = (i mod L) // block_size; True means q may attend to k:
+
+    * x_t -> x_t: block-diagonal, block(q) == block(k);
+    * x_t -> x_0: strictly earlier clean blocks, block(k) < block(q);
+    * x_0 -> x_0: block-causal, block(k) <= block(q);
+    * x_0 -> x_t: never.
+    """
+    if length < 1 or block_size < 1:
+        raise ValueError(f"length and block_size must be >= 1, got {length} and {block_size}")
+    index = torch.arange(2 * length, device=device)  # [2L]
+    clean = index >= length  # [2L]
+    block = (index % length) // block_size  # [2L]
+    q_clean, k_clean = clean[:, None], clean[None, :]  # [2L, 1], [1, 2L]
+    q_block, k_block = block[:, None], block[None, :]
+    noisy_to_noisy = ~q_clean & ~k_clean & (q_block == k_block)
+    noisy_to_clean = ~q_clean & k_clean & (k_block < q_block)
+    clean_to_clean = q_clean & k_clean & (k_block <= q_block)
+    return noisy_to_noisy | noisy_to_clean | clean_to_clean  # [2L, 2L]
+
+
+@dataclass
+class BlockDiffusionConfig(DiffusionLossConfig):
+    """``DiffusionLossConfig`` (schedule, eps, weighting, normalization) plus the block size."""
+
+    block_size: int = 4  # tokens per block; BD3LM's interpolation knob (L = masked diffusion)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.block_size < 1:
+            raise ValueError(f"block_size must be >= 1, got {self.block_size}")
+
+
+class BlockDiffusionObjective(Objective):
+    """The BD3LM block diffusion ELBO; see the module docstring.
+
+    Families with shifted logits (Dream) are refused: a block's first position would be read
+    from the previous block's output, which that block may not see.
+    """
+
+    name: ClassVar[str] = "block-diffusion"
+    config_class: ClassVar[type[BlockDiffusionConfig]] = BlockDiffusionConfig
+
+    def __init__(self, config: BlockDiffusionConfig | None = None) -> None:
+        self.config = config if config is not None else BlockDiffusionConfig()
+
+    def num_blocks(self, length: int) -> int:
+        """Blocks in a sequence of ``length`` tokens (the last one may be partial)."""
+        return -(-length // self.config.block_size)
+
+    def loss(
+        self,
+        model: torch.nn.Module,
+        batch: Batch,
+        family: ModelFamily | None = None,
+        *,
+        generator: torch.Generator | None = None,
+    ) -> LossOutput:
+        """Draw one time per block and the mask, then score (see :meth:`loss_at`)."""
+        labels = batch["labels"]  # [B, L]
+        maskable = labels != -100
+        shape = (labels.shape[0], self.num_blocks(labels.shape[1]))
+        t = sample_times(shape, self.config.eps, labels.device, generator)  # [B, K]
+        token_t = self._per_token(t, labels.shape[1])  # [B, L]
+        mask_probability = 1 - self.config.schedule.alpha(token_t)  # [B, L]
+        masked = sample_mask(mask_probability, maskable, generator)  # [B, L]
+        return self._score(model, batch, family, t, masked)
+
+    def loss_at(
+        self,
+        model: torch.nn.Module,
+        batch: Batch,
+        family: ModelFamily | None = None,
+        *,
+        t: torch.Tensor,
+        masked: torch.Tensor,
+    ) -> LossOutput:
+        """The loss for given block times ``t [B, K]`` and mask ``masked [B, L]``, no randomness."""
+        batch_size, length = masked.shape
+        if bool((masked & (batch["labels"] == -100)).any()):
+            raise ValueError("masked covers positions whose label is -100 (prompt or padding)")
+        if t.shape != (batch_size, self.num_blocks(length)):
+            expected = [batch_size, self.num_blocks(length)]
+            raise ValueError(f"t must have shape [B, K] = {expected}, got {list(t.shape)}")
+        return self._score(model, batch, family, t, masked)
+
+    def _per_token(self, t: torch.Tensor, length: int) -> torch.Tensor:
+        """``[B, K]`` block times -> ``[B, L]`` token times."""
+        return t.repeat_interleave(self.config.block_size, dim=1)[:, :length]
+
+    def _score(
+        self,
+        model: torch.nn.Module,
+        batch: Batch,
+        family: ModelFamily | None,
+        t: torch.Tensor,
+        masked: torch.Tensor,
+    ) -> LossOutput:
+        if family is not None and family.logit_shift:
+            raise ValueError(
+                f"block diffusion does not support family '{family.name}', whose logits are shifted; "
+                "use the masked-diffusion objective"
+            )
+        x0 = batch["input_ids"]  # [B, L]
+        batch_size, length = x0.shape
+        maskable = batch["labels"] != -100  # [B, L]
+        noisy = torch.where(masked, resolve_mask_token_id(model, batch), x0)  # [B, L]
+        input_ids = torch.cat([noisy, x0], dim=1)  # [B, 2L]
+        positions = torch.arange(length, device=x0.device).repeat(2)  # [2L]
+        allowed = bd3lm_attention_mask(length, self.config.block_size, x0.device)[None]  # [1, 2L, 2L]
+        padding = batch.get("attention_mask")
+        if padding is not None:
+            keys = padding.bool().repeat(1, 2)  # [B, 2L]
+            allowed = allowed & keys[:, None, :]  # [B, 2L, 2L]
+        dtype = model_float_dtype(model)
+        additive = torch.zeros(allowed.shape, dtype=dtype, device=x0.device)
+        additive = additive.masked_fill(~allowed, torch.finfo(dtype).min)
+        additive = additive.expand(batch_size, -1, -1)[:, None]  # [B, 1, 2L, 2L]
+        output = model(
+            input_ids=input_ids,
+            attention_mask=additive,
+            position_ids=positions.expand(batch_size, -1),
+        )
+        logits = logits_of(output)[:, :length]  # [B, L, V]: the x_t half
+        token_nll = masked_token_nll(logits, x0, masked)  # [B, L]
+        schedule_weight = self.config.schedule.weight(self._per_token(t, length))  # [B, L]
+        return elbo_loss_output(token_nll, schedule_weight, maskable, self.config)

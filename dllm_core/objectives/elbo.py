@@ -1,0 +1,132 @@
+"""The masked-diffusion ELBO pieces shared by the masked and block diffusion objectives.
+
+For a clean sequence x_0 with maskable positions M (``labels != -100``), time t and noised x_t
+(each position in M masked with probability 1 - alpha(t)), the continuous-time negative ELBO
+is (MDLM, arXiv 2406.07524, eq. 10; LLaDA, arXiv 2502.09992, eq. 3)
+
+    -log p(x_0) <= E_t E_{x_t} [ w(t) * sum_{i in M, x_t^i = [MASK]} -log p_theta(x_0^i | x_t) ],
+
+    w(t) = -alpha'(t) / (1 - alpha(t))           (= 1/t for the linear schedule).
+
+``weighting="uniform"`` replaces w(t) by 1 (no longer a bound). The sum over masked positions
+of ``w * CE`` is then normalised (``normalization``), with n_b the maskable count of row b:
+
+* ``"token"``: divide by sum_b n_b, the maskable tokens of the batch (LLaDA);
+* ``"sequence"``: divide row b by n_b, then average over the rows with n_b > 0;
+* ``"batch"``: divide by the batch size B -- a per-sequence NLL bound (MDLM-style sums).
+
+Rows without maskable tokens contribute nothing; an empty batch gives loss 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, get_args
+
+import torch
+import torch.nn.functional as F
+
+from dllm_core.objectives.base import LossOutput
+from dllm_core.schedules import LinearSchedule, NoiseSchedule
+
+Weighting = Literal["schedule", "uniform"]
+Normalization = Literal["token", "sequence", "batch"]
+
+
+@dataclass
+class DiffusionLossConfig:
+    """Settings shared by the masked-diffusion-style objectives."""
+
+    schedule: NoiseSchedule = field(default_factory=LinearSchedule)  # alpha(t)
+    eps: float = 1e-3  # t = eps + (1 - eps) U keeps w(t) finite (LLaDA, MDLM)
+    weighting: Weighting = "schedule"  # "schedule": w(t) = -alpha'/(1 - alpha); "uniform": 1
+    normalization: Normalization = "token"  # "token" | "sequence" | "batch" (module docstring)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.schedule, NoiseSchedule):
+            raise TypeError(f"schedule must be a NoiseSchedule, got {type(self.schedule).__name__}")
+        if not 0 <= self.eps < 1:
+            raise ValueError(f"eps must lie in [0, 1), got {self.eps}")
+        if self.weighting not in get_args(Weighting):
+            raise ValueError(f"weighting must be one of {get_args(Weighting)}, got {self.weighting!r}")
+        if self.normalization not in get_args(Normalization):
+            raise ValueError(
+                f"normalization must be one of {get_args(Normalization)}, got {self.normalization!r}"
+            )
+
+
+def sample_times(
+    shape: tuple[int, ...], eps: float, device: torch.device, generator: torch.Generator | None
+) -> torch.Tensor:
+    """t = eps + (1 - eps) U with U ~ U[0, 1), float32 of ``shape``."""
+    u = torch.rand(shape, device=device, generator=generator)
+    return eps + (1 - eps) * u
+
+
+def sample_mask(
+    mask_probability: torch.Tensor, maskable: torch.Tensor, generator: torch.Generator | None
+) -> torch.Tensor:
+    """Mask each maskable position independently with its probability.
+
+    ``mask_probability [B, L]`` (float), ``maskable [B, L]`` (bool) -> bool ``[B, L]``.
+    One uniform draw per position, maskable or not, so the draws of maskable positions do not
+    depend on where the prompt and padding are.
+    """
+    u = torch.rand(maskable.shape, device=maskable.device, generator=generator)
+    return (u < mask_probability) & maskable
+
+
+def masked_token_nll(
+    logits: torch.Tensor, targets: torch.Tensor, masked: torch.Tensor
+) -> torch.Tensor:
+    """-log p(targets) at masked positions, 0 elsewhere, in float32.
+
+    ``logits [B, L, V]``, ``targets [B, L]``, ``masked [B, L]`` (bool) -> ``[B, L]``.
+    Only the masked rows of the logits go through the softmax.
+    """
+    nll = F.cross_entropy(logits[masked].float(), targets[masked], reduction="none")  # [N]
+    zeros = torch.zeros(masked.shape, dtype=nll.dtype, device=logits.device)
+    return zeros.masked_scatter(masked, nll)
+
+
+def normalize(
+    token_loss: torch.Tensor, maskable: torch.Tensor, normalization: Normalization
+) -> torch.Tensor:
+    """Reduce ``token_loss [B, L]`` to a scalar as described in the module docstring."""
+    counts = maskable.sum(dim=1)  # [B]
+    if normalization == "token":
+        return token_loss.sum() / counts.sum().clamp(min=1)
+    if normalization == "sequence":
+        per_row = token_loss.sum(dim=1) / counts.clamp(min=1)  # [B]
+        return per_row.sum() / (counts > 0).sum().clamp(min=1)
+    return token_loss.sum() / token_loss.shape[0]
+
+
+def elbo_loss_output(
+    token_nll: torch.Tensor,
+    schedule_weight: torch.Tensor,
+    maskable: torch.Tensor,
+    config: DiffusionLossConfig,
+) -> LossOutput:
+    """Weight, normalise and report.
+
+    Args:
+        token_nll: ``[B, L]`` -log p(x_0^i | x_t) at masked positions, 0 elsewhere.
+        schedule_weight: ``[B, L]`` (or broadcastable) w(t) of each position's time.
+        maskable: ``[B, L]`` bool, ``labels != -100``.
+        config: weighting and normalisation.
+
+    Metrics: ``nll_bound`` -- the schedule-weighted, token-normalised loss, an unbiased
+    estimate of the per-token negative ELBO (equal to ``loss`` for the default config);
+    ``ppl_bound = exp(nll_bound)``; ``num_tokens`` -- the maskable tokens it averages over.
+    """
+    bound_terms = token_nll * schedule_weight  # [B, L]
+    weighted = bound_terms if config.weighting == "schedule" else token_nll
+    loss = normalize(weighted, maskable, config.normalization)
+    with torch.no_grad():
+        num_tokens = maskable.sum()
+        nll_bound = bound_terms.sum() / num_tokens.clamp(min=1)
+    return LossOutput(
+        loss=loss,
+        metrics={"nll_bound": nll_bound, "ppl_bound": nll_bound.exp(), "num_tokens": num_tokens},
+    )

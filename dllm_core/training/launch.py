@@ -1,0 +1,278 @@
+"""The registry-driven training run behind ``dllm train``.
+
+Path of data (DESIGN.md section 4): the registry resolves the family -> model from a size preset
+or ``from_pretrained`` and the tokenizer -> dataset spec -> SFT or pretraining processing and the
+padding collator -> :class:`DiffusionTrainer` with the objective and schedule -> the final
+checkpoint (``save_pretrained`` files + ``dllm.json``) written atomically into the output folder,
+with ``loss_curve.png`` and ``log_history.json`` beside it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from dllm_core.checkpoint import (
+    CheckpointInfo,
+    atomic_directory,
+    load_model,
+    load_tokenizer,
+    register_family_classes,
+    resolve_family,
+)
+from dllm_core.family import ModelFamily
+from dllm_core.registry import DllmError, get_registry, load_reference, unknown_name_error
+from dllm_core.tokens import SpecialTokens, resolve_special_tokens
+
+Mode = Literal["sft", "pt"]
+
+
+@dataclass
+class TrainRunConfig:
+    """Everything ``dllm train`` decides; the defaults train the tiny preset on a CPU."""
+
+    data: str  # dataset spec, e.g. "sudoku4[train:20000,test:200]"
+    output_dir: Path
+    family: str | None = None  # registry name; from the checkpoint when ``model`` is given
+    preset: str | None = None  # size preset for training from scratch
+    model: str | None = None  # checkpoint folder to fine-tune
+    mode: Mode = "sft"  # "sft": chat turns, prompt never masked; "pt": packed text blocks
+    objective: str | None = None  # registry name; the family's default when None
+    schedule: str = "linear"  # registry name of the noise schedule
+    max_length: int = 256  # SFT: longest example; PT: block size
+    max_steps: int = -1
+    num_train_epochs: float = 1.0
+    batch_size: int = 16
+    gradient_accumulation_steps: int = 1
+    learning_rate: float = 1e-3
+    weight_decay: float = 0.0
+    warmup_ratio: float = 0.0
+    lr_scheduler_type: str = "linear"
+    logging_steps: int = 10
+    save_steps: int | None = None  # intermediate Trainer checkpoints; None = only the final one
+    eval_steps: int | None = None  # None = evaluate once at the end when there is a test split
+    seed: int = 42
+    bf16: bool = False
+    gradient_checkpointing: bool = False
+    report_to: str = "none"
+    resume: bool = False
+    disable_progress_bar: bool = False
+    generator_defaults: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class TrainRunResult:
+    checkpoint: Path
+    train_metrics: dict[str, float]
+    eval_metrics: dict[str, float]
+
+
+def resolve_run_family(config: TrainRunConfig) -> ModelFamily:
+    """The family named by ``--family``, or the one of ``--model``'s checkpoint."""
+    families = get_registry().families
+    if config.model is None and config.family is None:
+        raise DllmError("say which model to train: --family NAME --preset PRESET, or --model PATH")
+    if config.model is not None:
+        family = resolve_family(config.model)
+        if config.family is not None and config.family != family.name:
+            raise DllmError(f"--family {config.family} does not match {config.model}, which is a "
+                            f"{family.name} checkpoint; drop --family or pick the matching one")
+        return family
+    return families.get(config.family)
+
+
+def build_tokenizer(config: TrainRunConfig, family: ModelFamily) -> Any:
+    """The checkpoint's tokenizer, or the project's char tokenizer for a from-scratch preset."""
+    if config.model is not None:
+        tokenizer = load_tokenizer(config.model)
+    else:
+        from dllm_core.data.tokenizer import build_char_tokenizer
+
+        tokenizer = build_char_tokenizer()
+    if getattr(tokenizer, "chat_template", None) is None and family.chat_template is not None:
+        tokenizer.chat_template = family.chat_template
+    return tokenizer
+
+
+def preset_config(family: ModelFamily, preset: str, tokenizer: Any) -> Any:
+    """The family's config for ``preset``, sized to ``tokenizer`` (vocabulary and special ids)."""
+    if preset not in family.presets:
+        raise unknown_name_error(f"{family.name} preset", preset, family.presets)
+    register_family_classes(family)
+    values = dict(family.presets[preset])
+    sized = {
+        "vocab_size": len(tokenizer),
+        "mask_token_id": tokenizer.mask_token_id,
+        "eos_token_id": tokenizer.eos_token_id,
+        "pad_token_id": tokenizer.pad_token_id,
+        "bos_token_id": tokenizer.bos_token_id,
+    }
+    for key, value in sized.items():
+        if value is not None and values.get(key) is None:
+            values[key] = value
+    if family.config_class is not None:
+        return load_reference(family.config_class)(**values)
+    from transformers import AutoConfig
+
+    model_type = values.pop("model_type", family.model_types[0])
+    return AutoConfig.for_model(model_type, **values)
+
+
+def build_model(config: TrainRunConfig, family: ModelFamily, tokenizer: Any) -> Any:
+    if config.model is not None:
+        return load_model(config.model, family)
+    model_class = load_reference(family.model_class or "transformers:AutoModelForMaskedLM")
+    model_config = preset_config(family, config.preset or "tiny", tokenizer)
+    if hasattr(model_class, "from_config"):
+        return model_class.from_config(model_config)
+    return model_class(model_config)
+
+
+def build_objective(config: TrainRunConfig, family: ModelFamily) -> Any:
+    """The registered objective (``--objective`` or the family's default) with the schedule."""
+    registry = get_registry()
+    objective_class = registry.objectives.get(config.objective or family.default_objective)
+    schedule = registry.schedules.get(config.schedule)()
+    return objective_class(objective_class.config_class(schedule=schedule))
+
+
+def build_datasets(config: TrainRunConfig, tokenizer: Any) -> tuple[Any, Any | None]:
+    """Tokenized train and (optional) test datasets for the run's mode."""
+    from dllm_core.data.processing import PTConfig, SFTConfig, pack_pretraining, tokenize_sft
+    from dllm_core.data.spec import load_dataset_spec
+
+    splits = load_dataset_spec(config.data)
+
+    def process(split: Any) -> Any:
+        if config.mode == "pt":
+            dataset, _ = pack_pretraining(split, tokenizer, PTConfig(block_size=config.max_length))
+        else:
+            dataset, _ = tokenize_sft(split, tokenizer, SFTConfig(max_length=config.max_length))
+        return dataset
+
+    train = process(splits["train"])
+    test = process(splits["test"]) if "test" in splits else None
+    return train, test
+
+
+def checkpoint_info(config: TrainRunConfig, family: ModelFamily, objective: Any) -> CheckpointInfo:
+    objective_config = dataclasses.asdict(objective.config)
+    objective_config["schedule"] = objective.config.schedule.to_config()
+    generator = {"preset": family.default_generator, **family.generator_defaults, **config.generator_defaults}
+    return CheckpointInfo(
+        family=family.name,
+        objective={"name": objective.name, **objective_config},
+        schedule=objective.config.schedule.to_config(),
+        generator=generator,
+        extra={"mode": config.mode, "data": config.data, "preset": config.preset, "base_model": config.model},
+    )
+
+
+def training_arguments(config: TrainRunConfig, has_eval: bool) -> Any:
+    """``TrainingArguments`` for the run (transformers 4.57 and 5.x spell warmup differently)."""
+    import torch
+    from transformers import TrainingArguments
+
+    fields = {f.name for f in dataclasses.fields(TrainingArguments)}
+    version_specific: dict[str, Any] = (
+        {"warmup_ratio": config.warmup_ratio} if "warmup_ratio" in fields else {"warmup_steps": config.warmup_ratio}
+    )
+    if config.gradient_checkpointing:
+        version_specific["gradient_checkpointing"] = True
+    return TrainingArguments(
+        **version_specific,
+        output_dir=str(config.output_dir),
+        max_steps=config.max_steps,
+        num_train_epochs=config.num_train_epochs,
+        per_device_train_batch_size=config.batch_size,
+        per_device_eval_batch_size=config.batch_size,
+        gradient_accumulation_steps=config.gradient_accumulation_steps,
+        learning_rate=config.learning_rate,
+        weight_decay=config.weight_decay,
+        lr_scheduler_type=config.lr_scheduler_type,
+        logging_steps=config.logging_steps,
+        save_strategy="steps" if config.save_steps else "no",
+        save_steps=config.save_steps or 500,
+        eval_strategy="steps" if has_eval and config.eval_steps else "no",
+        eval_steps=config.eval_steps,
+        seed=config.seed,
+        data_seed=config.seed,
+        bf16=config.bf16,
+        report_to=[] if config.report_to == "none" else [config.report_to],
+        disable_tqdm=config.disable_progress_bar,
+        remove_unused_columns=False,
+        dataloader_num_workers=0,
+        dataloader_pin_memory=torch.cuda.is_available(),
+    )
+
+
+def latest_trainer_checkpoint(output_dir: Path) -> str | None:
+    """The newest complete ``checkpoint-N`` folder the Trainer wrote, or ``None``."""
+    candidates = [p for p in output_dir.glob("checkpoint-*") if p.name.split("-")[-1].isdigit()
+                  and (p / "trainer_state.json").is_file()]
+    if not candidates:
+        return None
+    return str(max(candidates, key=lambda p: int(p.name.split("-")[-1])))
+
+
+def save_final(model: Any, tokenizer: Any, output_dir: Path, info: CheckpointInfo) -> None:
+    """Write the final checkpoint into ``output_dir`` itself, each file replaced atomically.
+
+    ``dllm.json`` is removed first and written last: a folder with ``dllm.json`` always holds a
+    complete checkpoint, whatever moment the process was killed at.
+    """
+    (output_dir / "dllm.json").unlink(missing_ok=True)
+    with atomic_directory(output_dir / ".final-staging") as staging:
+        model.save_pretrained(staging, safe_serialization=True)
+        tokenizer.save_pretrained(staging)
+    staged = output_dir / ".final-staging"
+    for path in sorted(staged.iterdir()):
+        os.replace(path, output_dir / path.name)
+    staged.rmdir()
+    info.write(output_dir)
+
+
+def run_training(config: TrainRunConfig) -> TrainRunResult:
+    """Train, evaluate when there is a test split, and save; returns where and the metrics."""
+    from dllm_core.data.collators import PaddingCollator
+    from dllm_core.training.report import write_loss_curve
+    from dllm_core.training.trainer import DiffusionTrainer
+
+    family = resolve_run_family(config)
+    tokenizer = build_tokenizer(config, family)
+    special = resolve_special_tokens(tokenizer, tokenizer, family, source="the tokenizer")
+    model = build_model(config, family, tokenizer)
+    resolve_special_tokens(model.config, tokenizer, family, source="the model")
+    objective = build_objective(config, family)
+    train, test = build_datasets(config, tokenizer)
+    config.output_dir.mkdir(parents=True, exist_ok=True)
+    resume = latest_trainer_checkpoint(config.output_dir) if config.resume else None
+    if config.resume and resume is None:
+        print(f"dllm: no checkpoint-N folder in {config.output_dir} to resume from; starting fresh")
+    trainer = DiffusionTrainer(
+        model=model,
+        args=training_arguments(config, has_eval=test is not None),
+        objective=objective,
+        family=family,
+        train_dataset=train,
+        eval_dataset=test,
+        data_collator=PaddingCollator(pad_token_id=_pad_id(special)),
+        processing_class=tokenizer,
+    )
+    train_output = trainer.train(resume_from_checkpoint=resume)
+    eval_metrics = trainer.evaluate() if test is not None else {}
+    save_final(trainer.model, tokenizer, config.output_dir, checkpoint_info(config, family, objective))
+    history = trainer.state.log_history
+    (config.output_dir / "log_history.json").write_text(json.dumps(history, indent=1))
+    write_loss_curve(history, config.output_dir / "loss_curve.png")
+    return TrainRunResult(config.output_dir, dict(train_output.metrics), dict(eval_metrics))
+
+
+def _pad_id(special: SpecialTokens) -> int:
+    if special.pad_token_id is None:
+        raise DllmError("the tokenizer has neither a pad nor an EOS token; add one (tokenizer.pad_token = ...)")
+    return special.pad_token_id

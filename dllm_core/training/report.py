@@ -1,0 +1,38 @@
+"""Training reports: the loss curve PNG written next to a checkpoint."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+
+def loss_points(history: Sequence[dict[str, Any]], key: str = "loss") -> tuple[list[int], list[float]]:
+    """``(steps, values)`` of ``key`` in a Trainer ``log_history``."""
+    rows = [(row["step"], float(row[key])) for row in history if key in row and "step" in row]
+    return [step for step, _ in rows], [value for _, value in rows]
+
+
+def write_loss_curve(history: Sequence[dict[str, Any]], path: Path) -> Path | None:
+    """Plot training loss (and eval NLL bound when logged) against steps; ``None`` if nothing logged."""
+    steps, losses = loss_points(history)
+    if not steps:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(6, 4))
+    axis.plot(steps, losses, label="train loss")
+    eval_steps, eval_bound = loss_points(history, "eval_nll_bound")
+    if eval_steps:
+        axis.plot(eval_steps, eval_bound, "o-", label="eval NLL bound")
+    axis.set_xlabel("optimizer step")
+    axis.set_ylabel("loss (nats / token)")
+    axis.set_title("masked diffusion training")
+    axis.grid(alpha=0.3)
+    axis.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path

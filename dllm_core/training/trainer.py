@@ -1,0 +1,128 @@
+"""``DiffusionTrainer``: a ``transformers.Trainer`` whose loss comes from an :class:`Objective`.
+
+Everything else is the stock Trainer (accelerate, gradient accumulation, checkpoints and resume,
+peft/LoRA, DeepSpeed, FSDP, logging), which is the point: the trainer does not know which
+objective it runs. What it changes:
+
+* ``compute_loss`` returns ``objective.loss(model, batch, family).loss``. The objective
+  normalises per micro-batch, so the Trainer divides by the gradient accumulation steps
+  (``model_accepts_loss_kwargs = False``); ``num_items_in_batch`` is not used.
+* Evaluation scores each batch with the objective under a generator seeded with
+  ``args.seed`` at the start of every evaluation (the same noise each time, the training RNG
+  untouched) and adds ``eval_nll_bound`` / ``eval_ppl_bound``: the token-weighted average of
+  the objective's ``nll_bound`` and its exponential. No logits are returned: predictions on
+  noised inputs mean nothing to generic ``compute_metrics``.
+* ``remove_unused_columns`` keeps, besides what the model's ``forward`` takes, every column
+  the objective reads (``labels``, ``mask_token_id``, ...).
+* Plugins' ``dllm_trainer_callbacks`` hooks are asked for callbacks once, at construction,
+  with ``{"family", "objective", "output_dir", "args"}``; they are added to the run.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import torch
+from transformers import Trainer
+from transformers.trainer_utils import EvalLoopOutput
+
+from dllm_core.objectives.base import LossOutput, Objective
+from dllm_core.registry import get_registry
+from dllm_core.training.bound_metrics import NllBoundAccumulator
+
+if TYPE_CHECKING:
+    from torch.utils.data import DataLoader
+    from transformers import TrainingArguments
+
+    from dllm_core.family import ModelFamily
+
+
+class DiffusionTrainer(Trainer):
+    """``DiffusionTrainer(model, args, objective=..., family=..., **trainer_kwargs)``.
+
+    ``trainer_kwargs`` are those of ``transformers.Trainer`` (datasets, collator, callbacks,
+    processing_class, ...), except ``compute_loss_func``: the objective is the loss.
+    """
+
+    # The objective's loss is a per-micro-batch mean: let training_step divide by the GA steps.
+    loss_is_scaled_for_ga = False
+
+    def __init__(
+        self,
+        model: torch.nn.Module | None = None,
+        args: TrainingArguments | None = None,
+        *,
+        objective: Objective,
+        family: ModelFamily | None = None,
+        **trainer_kwargs: Any,
+    ) -> None:
+        if trainer_kwargs.get("compute_loss_func") is not None:
+            raise ValueError("DiffusionTrainer takes its loss from `objective`; drop compute_loss_func")
+        self.objective = objective
+        self.family = family
+        self._noise_generator: torch.Generator | None = None  # set during evaluation only
+        self._eval_bound = NllBoundAccumulator()
+        super().__init__(model=model, args=args, **trainer_kwargs)
+        # Same effect as loss_is_scaled_for_ga on transformers versions without that attribute.
+        self.model_accepts_loss_kwargs = False
+        context = {
+            "family": family,
+            "objective": objective,
+            "output_dir": self.args.output_dir,
+            "args": self.args,
+        }
+        for callback in get_registry().trainer_callbacks(context):
+            self.add_callback(callback)
+
+    # -- training ------------------------------------------------------------------------------
+    def compute_loss(
+        self,
+        model: torch.nn.Module,
+        inputs: dict[str, Any],
+        return_outputs: bool = False,
+        num_items_in_batch: torch.Tensor | int | None = None,
+    ) -> torch.Tensor | tuple[torch.Tensor, LossOutput]:
+        """The objective's loss; with ``return_outputs`` also its :class:`LossOutput`."""
+        output = self.objective.loss(model, inputs, self.family, generator=self._noise_generator)
+        return (output.loss, output) if return_outputs else output.loss
+
+    def _set_signature_columns_if_needed(self) -> None:
+        if self._signature_columns is None:
+            super()._set_signature_columns_if_needed()
+            columns = [*self._signature_columns, *self.objective.batch_keys]
+            self._signature_columns = list(dict.fromkeys(columns))
+
+    # -- evaluation ----------------------------------------------------------------------------
+    def evaluation_loop(
+        self,
+        dataloader: DataLoader,
+        description: str,
+        prediction_loss_only: bool | None = None,
+        ignore_keys: list[str] | None = None,
+        metric_key_prefix: str = "eval",
+    ) -> EvalLoopOutput:
+        """The stock loop, with seeded noise and the NLL-bound metrics added."""
+        self._noise_generator = torch.Generator(device=self.args.device).manual_seed(self.args.seed)
+        self._eval_bound = NllBoundAccumulator()
+        try:
+            output = super().evaluation_loop(
+                dataloader, description, prediction_loss_only, ignore_keys, metric_key_prefix
+            )
+        finally:
+            self._noise_generator = None
+        output.metrics.update(self._eval_bound.summary(self.accelerator, metric_key_prefix))
+        return output
+
+    def prediction_step(
+        self,
+        model: torch.nn.Module,
+        inputs: dict[str, Any],
+        prediction_loss_only: bool,
+        ignore_keys: list[str] | None = None,
+    ) -> tuple[torch.Tensor, None, None]:
+        """Score one batch with the objective: ``(loss, None, None)``."""
+        inputs = self._prepare_inputs(inputs)
+        with torch.no_grad(), self.compute_loss_context_manager():
+            loss, output = self.compute_loss(model, inputs, return_outputs=True)
+        self._eval_bound.add(output.metrics)
+        return loss.detach(), None, None
