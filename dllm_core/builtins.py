@@ -59,3 +59,25 @@ def dllm_register_generators(register: Register) -> None:
     register("dream", "dllm_core.generation.presets:DREAM",
              description="Dream diffusion_generate and Fast-dLLM's Dream variants")
     register("mdlm", "dllm_core.generation.presets:MDLM", description="dllm's MDLM sampler (BERT-chat)")
+    # the parts the presets are composed of, for plugins that build their own loops
+    parts = {
+        "transfer/linear-split": ("transfer:LinearSplit", "LLaDA: n // S per step, remainder first"),
+        "transfer/schedule-rounded": ("transfer:ScheduleRounded",
+                                      "MDLM: counts from a noise schedule, round half even, zero steps dropped"),
+        "transfer/dream-time-grid": ("transfer:DreamTimeGrid", "Dream: linspace(1, eps, S+1), float32-truncated counts"),
+        "transfer/carry-over": ("transfer:CarryOverQuota", "Fast-dLLM Dream: per-step quota plus deferred tokens"),
+        "transfer/until-done": ("transfer:UntilDone", "no count; the commit rule decides"),
+        "commit/top-k": ("commit:TopKCommit", "most confident k (optionally sampled with a temperature)"),
+        "commit/threshold": ("commit:ThresholdCommit", "best always, others when confidence >= threshold"),
+        "commit/factor": ("commit:FactorCommit", "Fast-dLLM factor rule"),
+        "commit/bernoulli": ("commit:BernoulliCommit", "Dream origin: reveal each mask with probability 1 - s/t"),
+        "commit/first-masked": ("commit:FirstMaskedCommit", "first masked position of the block"),
+        "confidence/probability": ("confidence:ProbabilityConfidence", "p(chosen token)"),
+        "confidence/margin": ("confidence:MarginConfidence", "top-1 minus top-2 probability"),
+        "confidence/neg-entropy": ("confidence:NegEntropyConfidence", "sum p log p"),
+        "confidence/random": ("confidence:RandomConfidence", "uniform random order"),
+        "tokens/gumbel": ("tokens:GumbelChooser", "greedy / float64 Gumbel-max, top-k/p"),
+        "tokens/categorical": ("tokens:CategoricalChooser", "Dream sample_tokens"),
+    }
+    for name, (target, description) in parts.items():
+        register(name, f"dllm_core.generation.{target}", description=description)

@@ -1,0 +1,37 @@
+"""Masked-diffusion generation: one loop composed of parts, and the official samplers as presets.
+
+``generate(model, input_ids, preset="llada", steps=..., ...)`` is the entry point. The loop
+(:func:`~dllm_core.generation.engine.denoise`) takes a :class:`Canvas` and a
+:class:`GenerationConfig` made of
+
+* a transfer schedule (:mod:`~dllm_core.generation.transfer`): tokens per step;
+* a token chooser (:mod:`~dllm_core.generation.tokens`): greedy, Gumbel, categorical, top-k/p;
+* a confidence score (:mod:`~dllm_core.generation.confidence`);
+* a commit rule (:mod:`~dllm_core.generation.commit`): top-k, threshold, factor, ...;
+* a cache policy (:mod:`~dllm_core.generation.cache`), guidance, suppressed tokens, EOS stop.
+
+Importing this package imports torch.
+"""
+
+from dllm_core.generation.api import generate
+from dllm_core.generation.canvas import Canvas
+from dllm_core.generation.capabilities import ModelCapabilities
+from dllm_core.generation.config import GenerationConfig
+from dllm_core.generation.engine import denoise
+from dllm_core.generation.output import GenerationOutput, StepInfo
+from dllm_core.generation.presets import DREAM, FASTDLLM, LLADA, MDLM, Preset
+
+__all__ = [
+    "DREAM",
+    "FASTDLLM",
+    "LLADA",
+    "MDLM",
+    "Canvas",
+    "GenerationConfig",
+    "GenerationOutput",
+    "ModelCapabilities",
+    "Preset",
+    "StepInfo",
+    "denoise",
+    "generate",
+]

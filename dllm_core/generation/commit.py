@@ -1,0 +1,139 @@
+"""Commit rules: which candidate positions a step fills with their chosen tokens.
+
+A rule sees ``confidence [B, W]`` (``-inf`` off the candidates), the ``candidates [B, W]`` (still
+masked positions of the current block) and the step's :class:`StepQuota`, and returns the
+positions to commit ``[B, W]``. All rules work on whole batches (no loop over rows); ranks are
+taken with a stable descending sort, so equal confidences go left to right.
+
+* :class:`TopKCommit`: the ``count`` most confident candidates per row (LLaDA, MDLM, Dream);
+  with ``position_temperature > 0`` the ``count`` positions are instead drawn without
+  replacement with probability ``softmax(confidence / position_temperature)`` (Dream's
+  ``alg_temp``), by the Gumbel-top-k trick.
+* :class:`ThresholdCommit` (Fast-dLLM): the most confident candidate always, the others of the
+  top ``count`` (all candidates when ``count`` is ``None``) when ``confidence >= threshold``.
+* :class:`FactorCommit` (Fast-dLLM): sorted by confidence, rank ``r`` (1-based) is accepted while
+  ``confidence >= 1 - factor / (r + 1)``; rank 1 always.
+* :class:`BernoulliCommit` (Dream ``origin``): every candidate independently with the step's
+  reveal probability.
+* :class:`FirstMaskedCommit` (Fast-dLLM's block-cached Dream): the first candidate of each row.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+import torch
+
+from dllm_core.generation.transfer import StepQuota
+
+
+class CommitRule(ABC):
+    """Chooses the positions a step commits."""
+
+    @abstractmethod
+    def select(
+        self,
+        confidence: torch.Tensor,
+        candidates: torch.Tensor,
+        quota: StepQuota,
+        generator: torch.Generator | None,
+    ) -> torch.Tensor:
+        """``[B, W]`` bool: the positions to commit (a subset of ``candidates``)."""
+
+
+def descending_ranks(scores: torch.Tensor) -> torch.Tensor:
+    """``[B, W]`` rank of each entry in its row, 0 = largest (stable: ties left to right)."""
+    order = torch.sort(scores, dim=-1, descending=True, stable=True).indices
+    ranks = torch.empty_like(order)
+    positions = torch.arange(scores.shape[-1], device=scores.device).expand_as(order)
+    return ranks.scatter_(-1, order, positions)
+
+
+def _count(quota: StepQuota, rule: str) -> torch.Tensor:
+    if quota.count is None:
+        raise ValueError(f"the {rule} commit rule needs a per-step count; pair it with a counting "
+                         "transfer schedule (LinearSplit, ScheduleRounded, DreamTimeGrid, ...)")
+    return quota.count
+
+
+@dataclass(frozen=True)
+class TopKCommit(CommitRule):
+    """The ``count`` best candidates (or ``count`` sampled ones, see module doc)."""
+
+    position_temperature: float = 0.0
+
+    def select(self, confidence, candidates, quota, generator):
+        count = _count(quota, "top-k")  # [B]
+        keys = confidence
+        if self.position_temperature > 0:
+            uniform = torch.rand(confidence.shape, dtype=torch.float64, device=confidence.device,
+                                 generator=generator)
+            keys = confidence.double() / self.position_temperature - torch.log(-torch.log(uniform))
+            keys = keys.masked_fill(~candidates, -torch.inf)
+        return candidates & (descending_ranks(keys) < count[:, None])
+
+
+@dataclass(frozen=True)
+class ThresholdCommit(CommitRule):
+    """Best candidate always; others of the top ``count`` when ``confidence >= threshold``."""
+
+    threshold: float
+
+    def select(self, confidence, candidates, quota, generator):
+        ranks = descending_ranks(confidence)  # [B, W]
+        accepted = (ranks == 0) | (confidence >= self.threshold)
+        if quota.count is not None:
+            accepted &= ranks < quota.count[:, None]
+        return candidates & accepted
+
+
+@dataclass(frozen=True)
+class FactorCommit(CommitRule):
+    """Fast-dLLM's factor rule.
+
+    With ``n`` candidates, let ``a`` be the number of leading ranks that pass; ``a`` tokens are
+    committed, except that ``a = n - 1`` (only the last candidate fails) commits all ``n``, as
+    the reference does.
+    """
+
+    factor: float
+
+    def select(self, confidence, candidates, quota, generator):
+        sorted_conf = torch.sort(confidence.double(), dim=-1, descending=True).values  # [B, W]
+        rank1 = torch.arange(1, confidence.shape[-1] + 1, dtype=torch.float64,
+                             device=confidence.device)  # 1-based ranks
+        floor = 1 - self.factor / (rank1 + 1)
+        floor[0] = -1.0  # rank 1 always passes
+        accepted = torch.cumprod((sorted_conf >= floor).long(), dim=-1).sum(dim=-1)  # [B]
+        n = candidates.sum(dim=-1)
+        accepted = torch.where(accepted == n - 1, n, accepted)
+        return candidates & (descending_ranks(confidence) < accepted[:, None])
+
+
+@dataclass(frozen=True)
+class BernoulliCommit(CommitRule):
+    """Each candidate with the step's reveal probability.
+
+    One uniform draw per candidate, in row-major order (Dream draws ``torch.rand(n)`` over its
+    masked positions in that order, so a seeded run reproduces the reference).
+    """
+
+    def select(self, confidence, candidates, quota, generator):
+        if quota.probability is None:
+            raise ValueError("the Bernoulli commit rule needs a reveal probability; pair it with "
+                             "the DreamTimeGrid transfer schedule")
+        draws = torch.full(candidates.shape, 2.0, device=candidates.device)
+        draws[candidates] = torch.rand(int(candidates.sum()), device=candidates.device,
+                                       generator=generator)
+        return candidates & (draws < quota.probability)
+
+
+@dataclass(frozen=True)
+class FirstMaskedCommit(CommitRule):
+    """The leftmost candidate of each row."""
+
+    def select(self, confidence, candidates, quota, generator):
+        first = candidates.int().argmax(dim=-1)  # [B]
+        chosen = torch.zeros_like(candidates).scatter_(-1, first[:, None], True)
+        return candidates & chosen

@@ -1,0 +1,56 @@
+"""The settings of the generation loop: which part does each job."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from dllm_core.generation.cache import CacheMode
+from dllm_core.generation.commit import CommitRule, TopKCommit
+from dllm_core.generation.confidence import ConfidenceScore, ProbabilityConfidence
+from dllm_core.generation.tokens import GumbelChooser, TokenChooser
+from dllm_core.generation.transfer import TransferSchedule
+
+
+@dataclass(frozen=True)
+class GenerationConfig:
+    """Everything the loop needs besides the model and the canvas.
+
+    Attributes:
+        mask_token_id: id of the mask token.
+        transfer: how many tokens each step of a block commits (and how many steps it has).
+        block_length: semi-autoregressive block size; ``None`` for one block over each region.
+        tokens: token choice (greedy / Gumbel / categorical, top-k, top-p).
+        confidence: how positions are ranked.
+        commit: which candidates a step commits.
+        block_start_commit: a different rule for each block's first step (Fast-dLLM's cached
+            Dream commits the block's first position there), or ``None``.
+        cfg_scale: classifier-free guidance scale (0 = off).
+        suppress_tokens: ids that are never generated (their logits are set to -inf).
+        cache: key/value cache policy, ``"none"``, ``"prefix"`` or ``"dual"``.
+        slice_logits: run the LM head only on the positions a step needs (when supported).
+        stop_at_eos: stop after a block once every row holds ``eos_token_id`` in its region;
+            the masks left are filled with it.
+        eos_token_id: the end-of-sequence id (needed by ``stop_at_eos``).
+    """
+
+    mask_token_id: int
+    transfer: TransferSchedule
+    block_length: int | None = None
+    tokens: TokenChooser = field(default_factory=GumbelChooser)
+    confidence: ConfidenceScore = field(default_factory=ProbabilityConfidence)
+    commit: CommitRule = field(default_factory=TopKCommit)
+    block_start_commit: CommitRule | None = None
+    cfg_scale: float = 0.0
+    suppress_tokens: tuple[int, ...] = ()
+    cache: CacheMode = "none"
+    slice_logits: bool = True
+    stop_at_eos: bool = False
+    eos_token_id: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.block_length is not None and self.block_length < 1:
+            raise ValueError(f"block_length must be >= 1, got {self.block_length}")
+        if self.cache not in ("none", "prefix", "dual"):
+            raise ValueError(f"cache must be 'none', 'prefix' or 'dual', got {self.cache!r}")
+        if self.stop_at_eos and self.eos_token_id is None:
+            raise ValueError("stop_at_eos needs eos_token_id (the model config has none)")

@@ -1,0 +1,121 @@
+"""The masked-diffusion generation loop, composed from the parts in :class:`GenerationConfig`.
+
+For each block (left to right) and each step of it:
+
+1. candidates = the block's positions that still hold the mask id, per row;
+2. logits ``[B, W, V]`` of the candidate span, from one model call (:class:`StepRunner`),
+   with suppressed tokens set to -inf;
+3. token choice (never the mask id) -> tokens ``[B, W]`` and probabilities; confidence
+   ``[B, W]``, -inf off the candidates;
+4. the transfer schedule's quota for the step, then the commit rule picks positions, which
+   take their chosen tokens. Committed tokens never change again.
+
+A block ends when its plan's steps are spent (plans without a step count run on) or as soon as
+it has no mask left, so blocks without masks cost nothing. Every step works on the whole batch
+at once.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import torch
+
+from dllm_core.generation.canvas import Canvas
+from dllm_core.generation.capabilities import ModelCapabilities
+from dllm_core.generation.config import GenerationConfig
+from dllm_core.generation.output import GenerationOutput, StepInfo
+from dllm_core.generation.runner import StepRunner
+from dllm_core.generation.transfer import BlockPlan
+
+StepCallback = Callable[[StepInfo], None]
+
+
+def _span(columns: torch.Tensor) -> tuple[int, int]:
+    """``(first, last + 1)`` of the True entries of a 1D bool tensor (which has one)."""
+    index = columns.nonzero().flatten()
+    return int(index[0]), int(index[-1]) + 1
+
+
+@torch.no_grad()
+def denoise(
+    model: Any,
+    canvas: Canvas,
+    config: GenerationConfig,
+    capabilities: ModelCapabilities,
+    *,
+    generator: torch.Generator | None = None,
+    callback: StepCallback | None = None,
+    return_history: bool = False,
+) -> GenerationOutput:
+    """Fill every mask of ``canvas`` with ``model``; see the module doc for the loop."""
+    mask_id = config.mask_token_id
+    tokens = canvas.tokens.clone()  # [B, L], written in place
+    runner = StepRunner(model, canvas, capabilities, mask_id=mask_id, cache=config.cache,
+                        cfg_scale=config.cfg_scale, slice_logits=config.slice_logits)
+    history = [tokens.clone()] if return_history else None
+    columns = torch.arange(tokens.shape[1], device=tokens.device)  # [L]
+    block_length = config.block_length or tokens.shape[1]
+    for block in range(canvas.num_blocks(block_length)):
+        start, end = canvas.block_bounds(block, block_length)  # [B], [B]
+        in_block = (columns >= start[:, None]) & (columns < end[:, None])  # [B, L]
+        if not bool(in_block.any()):
+            continue
+        block_span = _span(in_block.any(dim=0))
+        plan = config.transfer.plan(((tokens == mask_id) & in_block).sum(dim=1))
+        step = 0
+        while plan.num_steps is None or step < plan.num_steps:
+            candidates = (tokens == mask_id) & in_block  # [B, L]
+            if not bool(candidates.any()):
+                break
+            committed = _step(tokens, candidates, block_span, step, plan, runner, config, generator)
+            if history is not None:
+                history.append(tokens.clone())
+            if callback is not None:
+                callback(StepInfo(block=block, step=step, nfe=runner.nfe, tokens=tokens,
+                                  committed=committed))
+            step += 1
+        if config.stop_at_eos and _all_ended(tokens, canvas, end, config):
+            tokens[tokens == mask_id] = config.eos_token_id
+            break
+    return GenerationOutput(sequences=tokens, nfe=runner.nfe, histories=history)
+
+
+def _step(
+    tokens: torch.Tensor,
+    candidates: torch.Tensor,
+    block_span: tuple[int, int],
+    step: int,
+    plan: BlockPlan,
+    runner: StepRunner,
+    config: GenerationConfig,
+    generator: torch.Generator | None,
+) -> torch.Tensor:
+    """One denoising step on ``tokens [B, L]`` (in place); returns the committed positions."""
+    klo, khi = _span(candidates.any(dim=0))
+    window = candidates[:, klo:khi]  # [B, W]
+    logits = runner.logits(tokens, block_span, (klo, khi), block_start=step == 0)  # [B, W, V]
+    if config.suppress_tokens:
+        suppressed = torch.tensor(config.suppress_tokens, device=logits.device)
+        logits = logits.index_fill(-1, suppressed, -torch.inf)
+    choice = config.tokens.choose(logits, generator, banned=(config.mask_token_id,))
+    confidence = config.confidence.score(choice, generator).masked_fill(~window, -torch.inf)
+    rule = config.commit
+    if step == 0 and config.block_start_commit is not None:
+        rule = config.block_start_commit
+    chosen = rule.select(confidence, window, plan.quota(step, window.sum(dim=1)), generator)
+    tokens[:, klo:khi] = torch.where(chosen, choice.tokens, tokens[:, klo:khi])
+    plan.observe(step, chosen.sum(dim=1))
+    committed = torch.zeros_like(candidates)
+    committed[:, klo:khi] = chosen
+    return committed
+
+
+def _all_ended(tokens: torch.Tensor, canvas: Canvas, end: torch.Tensor,
+               config: GenerationConfig) -> bool:
+    """Every row has an EOS in its region up to ``end`` (or has no mask left to fill)."""
+    columns = torch.arange(tokens.shape[1], device=tokens.device)
+    done_part = (columns >= canvas.region_start[:, None]) & (columns < end[:, None])
+    ended = ((tokens == config.eos_token_id) & done_part).any(dim=1)
+    finished = ~(tokens == config.mask_token_id).any(dim=1)
+    return bool((ended | finished).all())

@@ -1,0 +1,116 @@
+"""One model call per denoising step: cache policy, guidance, LM-head slicing and logit shift.
+
+The loop asks for the logits of canvas positions ``[klo, khi)`` (the span of the current
+block's masked positions) while the block spans ``[lo, hi)``. The runner decides which query
+tokens to feed and which outputs to project:
+
+* no cache, or the first step of a block: the whole canvas ``[0, L)`` (with a cache this call
+  records every layer's keys/values);
+* prefix cache, later steps: the canvas from the block on, ``[qs, L)``, over the cached
+  keys/values of ``[0, qs)``;
+* dual cache, later steps: the block only, ``[qs, hi)``, written into the cached canvas.
+
+With a logit shift (Dream) position ``p`` reads the output at ``p - 1`` (position 0 its own),
+so the outputs ``[klo - 1, khi - 1)`` are needed and a cached step starts its queries at
+``qs = min(lo, klo - 1)``; otherwise ``qs = lo``. Only the needed outputs go through the LM
+head when the model takes ``logits_to_keep``.
+
+Classifier-free guidance runs one call of batch ``2B``: the canvas, then the canvas with every
+position that was not a mask at the start (prompt and padding) replaced by the mask id, and
+combines ``logits = uncond + (scale + 1) * (cond - uncond)``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from dllm_core.generation.cache import CacheMode, DiffusionCache
+from dllm_core.generation.canvas import Canvas
+from dllm_core.generation.capabilities import ModelCapabilities
+
+
+class StepRunner:
+    """Calls ``model`` for the steps of one generation and counts the calls (``nfe``)."""
+
+    def __init__(
+        self,
+        model: Any,
+        canvas: Canvas,
+        capabilities: ModelCapabilities,
+        *,
+        mask_id: int,
+        cache: CacheMode = "none",
+        cfg_scale: float = 0.0,
+        slice_logits: bool = True,
+    ):
+        self.model = model
+        self.mask_id = mask_id
+        self.shift = int(capabilities.logit_shift)
+        self.slice_logits = slice_logits and capabilities.logits_to_keep
+        self.cache_mode: CacheMode = cache if capabilities.kv_cache else "none"
+        self.cache = DiffusionCache() if self.cache_mode != "none" else None
+        self.cfg_scale = cfg_scale
+        copies = 2 if cfg_scale > 0 else 1
+        self.given = canvas.tokens != mask_id  # [B, L] positions the unconditional pass hides
+        self.attention_mask = _repeat(canvas.attention_mask, copies)  # [B', L] or None
+        self.position_ids = _repeat(canvas.position_ids, copies)  # [B', L] or None
+        self.nfe = 0
+
+    def logits(
+        self,
+        tokens: torch.Tensor,
+        block: tuple[int, int],
+        keep: tuple[int, int],
+        block_start: bool,
+    ) -> torch.Tensor:
+        """Logits ``[B, khi - klo, V]`` of positions ``keep = (klo, khi)`` of ``tokens [B, L]``.
+
+        ``block = (lo, hi)`` is the current block's span; ``block_start`` marks its first step.
+        """
+        (lo, hi), (klo, khi) = block, keep
+        first_out = max(klo - self.shift, 0)
+        end_out = max(khi - self.shift, first_out + 1)
+        if self.cache is None or block_start:
+            query = (0, tokens.shape[1])
+            if self.cache is not None:
+                self.cache.record()
+        elif self.cache_mode == "prefix":
+            query = (min(lo, first_out), tokens.shape[1])
+            self.cache.prefix(query[0])
+        else:
+            query = (min(lo, first_out), hi)
+            self.cache.dual(*query)
+        out = self._forward(tokens, query, slice(first_out - query[0], end_out - query[0]))
+        if self.shift and klo == 0:
+            out = torch.cat([out[:, :1], out], dim=1)[:, : khi - klo]
+        return out
+
+    def _forward(self, tokens: torch.Tensor, query: tuple[int, int], keep: slice) -> torch.Tensor:
+        start, end = query
+        input_ids = tokens[:, start:end]  # [B, q]
+        if self.cfg_scale > 0:
+            unconditional = input_ids.masked_fill(self.given[:, start:end], self.mask_id)
+            input_ids = torch.cat([input_ids, unconditional], dim=0)  # [2B, q]
+        kwargs: dict[str, Any] = {"attention_mask": self.attention_mask}
+        if self.position_ids is not None:
+            kwargs["position_ids"] = self.position_ids[:, start:end]
+        elif (start, end) != (0, tokens.shape[1]):
+            kwargs["position_ids"] = torch.arange(start, end, device=tokens.device).expand_as(input_ids)
+        if self.cache is not None:
+            kwargs.update(past_key_values=self.cache, use_cache=True)
+        if self.slice_logits:
+            kwargs["logits_to_keep"] = keep
+        logits = self.model(input_ids, **kwargs).logits
+        self.nfe += 1
+        if not self.slice_logits:
+            logits = logits[:, keep]  # [B', n_kept, V]
+        if self.cfg_scale > 0:
+            cond, uncond = logits.chunk(2, dim=0)
+            logits = uncond + (self.cfg_scale + 1) * (cond - uncond)
+        return logits
+
+
+def _repeat(tensor: torch.Tensor | None, copies: int) -> torch.Tensor | None:
+    return tensor if tensor is None or copies == 1 else tensor.repeat(copies, 1)

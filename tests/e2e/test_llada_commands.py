@@ -1,0 +1,159 @@
+"""End to end on the tiny LLaDA preset: train -> checkpoint -> reload -> sample -> chat."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import select
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from dllm_core.training.launch import TrainRunConfig, run_training
+
+DLLM = [sys.executable, "-m", "dllm_core.cli.main"]
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory) -> Path:
+    output = tmp_path_factory.mktemp("run") / "tiny"
+    config = TrainRunConfig(data="sudoku4[train:128,test:16]", output_dir=output, family="llada",
+                            preset="tiny", max_steps=6, batch_size=8, logging_steps=2,
+                            disable_progress_bar=True)
+    result = run_training(config)
+    assert result.eval_metrics["eval_nll_bound"] > 0
+    return output
+
+
+def test_checkpoint_folder_is_complete(checkpoint):
+    names = {p.name for p in checkpoint.iterdir()}
+    assert {"config.json", "model.safetensors", "tokenizer.json", "dllm.json", "loss_curve.png"} <= names
+    assert not [n for n in names if n.startswith(".")], "temporary staging folders were left behind"
+    info = json.loads((checkpoint / "dllm.json").read_text())
+    assert info["family"] == "llada" and info["objective"]["name"] == "masked-diffusion"
+    assert info["schedule"] == {"name": "linear"} and info["generator"]["preset"] == "llada"
+    history = json.loads((checkpoint / "log_history.json").read_text())
+    assert [row["step"] for row in history if "loss" in row] == [2, 4, 6]
+
+
+def test_reload_gives_identical_logits_through_auto_class_and_sampler(checkpoint):
+    from transformers import AutoModelForMaskedLM
+
+    import dllm_llada.modeling_llada as modeling
+    from dllm_core.sampling import Sampler
+
+    modeling.register_with_transformers()
+    auto = AutoModelForMaskedLM.from_pretrained(checkpoint).eval()
+    sampler = Sampler.from_checkpoint(checkpoint)
+    assert type(auto) is type(sampler.model) is modeling.LLaDAModelLM
+    ids = torch.tensor([sampler.encode(["1234\n3412\n"])[0]])
+    with torch.no_grad():
+        torch.testing.assert_close(auto(ids).logits, sampler.model(ids).logits, rtol=0, atol=0)
+
+
+def _run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([*DLLM, *args], capture_output=True, text=True, timeout=300)
+
+
+def test_dllm_sample_prints_a_completion_of_the_asked_length(checkpoint):
+    result = _run("sample", str(checkpoint), "--prompt", "1200\\n3400\\n0000\\n4321",
+                  "--gen-length", "8", "--steps", "8", "--block-length", "8", "--show-denoising")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "### completion" in result.stdout and "(nfe 8)" in result.stdout
+    assert result.stdout.count("step ") == 8  # one frame per forward call
+
+
+def test_dllm_sample_fast_settings_and_prompts_file(checkpoint, tmp_path):
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text("1200\\n3400\\n0000\\n4321\n0000\\n0000\\n1234\\n3412\n")
+    result = _run("sample", str(checkpoint), "--prompts-file", str(prompts), "--gen-length", "16",
+                  "--steps", "16", "--block-length", "8", "--use-cache", "dual", "--threshold", "0.9")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.count("### completion") == 2
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("train", "--family", "lada", "--preset", "tiny", "--data", "sudoku4", "--output-dir", "x"),
+         "unknown family 'lada'. Did you mean 'llada'?"),
+        (("train", "--family", "llada", "--preset", "huge", "--data", "sudoku4[train:8]", "--output-dir", "x"),
+         "unknown llada preset 'huge'"),
+        (("train", "--family", "llada", "--preset", "tiny", "--data", "sudoku4[train:8", "--output-dir", "x"),
+         "unclosed '[' in dataset spec"),
+    ],
+)
+def test_bad_train_input_is_one_line_exit_2_and_writes_nothing(args, message, tmp_path):
+    result = subprocess.run([*DLLM, *args], capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_prompt_longer_than_the_context_is_a_clear_error(checkpoint):
+    result = _run("sample", str(checkpoint), "--prompt", "1" * 1100, "--gen-length", "8", "--steps", "8",
+                  "--block-length", "8")
+    assert result.returncode == 2
+    assert "exceeds the model's context of 1024" in result.stderr
+
+
+def test_checkpoint_without_mask_token_is_a_clear_error(checkpoint, tmp_path):
+    broken = tmp_path / "nomask"
+    broken.mkdir()
+    for path in checkpoint.iterdir():
+        if path.is_file() and path.name not in {"dllm.json"}:
+            (broken / path.name).write_bytes(path.read_bytes())
+    config = json.loads((broken / "config.json").read_text())
+    config["mask_token_id"] = None
+    (broken / "config.json").write_text(json.dumps(config))
+    tokenizer_config = json.loads((broken / "tokenizer_config.json").read_text())
+    tokenizer_config.pop("mask_token", None)
+    (broken / "tokenizer_config.json").write_text(json.dumps(tokenizer_config))
+    tokenizer = json.loads((broken / "tokenizer.json").read_text())
+    tokenizer["added_tokens"] = [t for t in tokenizer["added_tokens"] if t["content"] != "<|mdm_mask|>"]
+    tokenizer["model"]["vocab"].pop("<|mdm_mask|>", None)
+    (broken / "tokenizer.json").write_text(json.dumps(tokenizer))
+    result = _run("sample", str(broken), "--prompt", "12")
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "has no mask token" in result.stderr and "Fix:" in result.stderr
+
+
+def _read_until(fd: int, marker: bytes, timeout: float = 240) -> bytes:
+    data = b""
+    deadline = time.monotonic() + timeout
+    while marker not in data:
+        remaining = deadline - time.monotonic()
+        assert remaining > 0, f"timed out waiting for {marker!r}; got {data[-500:]!r}"
+        ready, _, _ = select.select([fd], [], [], remaining)
+        if ready:
+            chunk = os.read(fd, 4096)
+            assert chunk, f"process closed the terminal; got {data[-500:]!r}"
+            data += chunk
+    return data
+
+
+def test_dllm_chat_two_turns_through_a_pseudo_terminal(checkpoint):
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen([*DLLM, "chat", str(checkpoint), "--gen-length", "8", "--steps", "8",
+                                "--block-length", "8"], stdin=terminal, stdout=terminal, stderr=terminal)
+    os.close(terminal)
+    try:
+        assert b"/reset" in _read_until(controller, b"you> ")
+        os.write(controller, b"1200\n")
+        first = _read_until(controller, b"you> ")
+        assert b"dllm> " in first
+        os.write(controller, b"/reset\n")
+        assert b"conversation cleared" in _read_until(controller, b"you> ")
+        os.write(controller, b"3400\n")
+        assert b"dllm> " in _read_until(controller, b"you> ")
+        os.write(controller, b"/quit\n")
+        assert process.wait(timeout=60) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+        os.close(controller)

@@ -1,0 +1,36 @@
+"""Every BERT-chat golden case: transformers' ModernBERT sampled by the ``mdlm`` preset gives
+dllm ``MDLMSampler``'s tokens, NFE and per-call commits (right padding, per-row blocks, CFG)."""
+
+from __future__ import annotations
+
+import pytest
+from transformers import ModernBertForMaskedLM
+
+from dllm_core.testing.generation import run_golden_case
+from dllm_core.testing.golden import golden_cases
+
+CASES = golden_cases("bert")
+
+
+@pytest.fixture(scope="module")
+def model(golden_dir):
+    folder = golden_dir / "bert" / "checkpoint"
+    return ModernBertForMaskedLM.from_pretrained(folder, attn_implementation="sdpa").eval()
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case["id"] for case in CASES])
+def test_golden_case(model, case):
+    calls = []
+    hook = model.register_forward_hook(lambda module, args, output: calls.append(1))
+    try:
+        run = run_golden_case(model, case)
+    finally:
+        hook.remove()
+    expected = case["expected"]
+    assert run.output.sequences.tolist() == expected["output_ids"]
+    assert run.output.nfe == expected["nfe"] == len(calls)
+    assert run.committed_per_call == case["stability"]["tokens_committed_per_call"]
+
+
+def test_all_cases_present():
+    assert len(CASES) == 5

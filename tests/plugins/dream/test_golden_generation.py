@@ -1,0 +1,36 @@
+"""Every Dream golden case (hub ``diffusion_generate`` incl. the seeded ``origin`` run, and
+Fast-dLLM's Dream samplers with prefix/dual caches): same tokens, NFE and per-call commits."""
+
+from __future__ import annotations
+
+import pytest
+
+from dllm_core.testing.generation import run_golden_case
+from dllm_core.testing.golden import golden_cases
+from dllm_dream.modeling_dream import DreamModel
+
+CASES = golden_cases("dream")
+
+
+@pytest.fixture(scope="module")
+def model(golden_dir):
+    return DreamModel.from_pretrained(golden_dir / "dream" / "checkpoint").eval()
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case["id"] for case in CASES])
+def test_golden_case(model, case):
+    calls = []
+    hook = model.register_forward_hook(lambda module, args, output: calls.append(1))
+    try:
+        run = run_golden_case(model, case)
+    finally:
+        hook.remove()
+    expected = case["expected"]
+    assert run.output.sequences.tolist() == expected["output_ids"]
+    assert run.output.nfe == expected["nfe"] == len(calls)
+    assert run.committed_per_call == case["stability"]["tokens_committed_per_call"]
+
+
+def test_all_cases_present():
+    assert len(CASES) == 11
+    assert sum(bool(case["stability"].get("rng_dependent")) for case in CASES) == 1
