@@ -18,7 +18,7 @@ $(BIN)/python:
 # torch first: the CPU wheel 2.13.0 (any other resolution would fetch a multi-GB CUDA build).
 $(VENV)/.installed: $(BIN)/python pyproject.toml $(addsuffix /pyproject.toml,$(PLUGINS))
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e ".[test,lora]" $(addprefix -e ,$(PLUGINS))
+	$(BIN)/python -m pip install --quiet -e ".[test,lora,eval]" $(addprefix -e ,$(PLUGINS))
 	touch $@
 
 install: $(VENV)/.installed

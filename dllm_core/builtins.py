@@ -20,6 +20,7 @@ def dllm_register_commands(cli: Any) -> None:
     cli.add("train", "dllm_core.cli.train_command", help="Train a diffusion LM from a preset or fine-tune a checkpoint.")
     cli.add("sample", "dllm_core.cli.sample_command", help="Generate completions from a checkpoint.")
     cli.add("chat", "dllm_core.cli.chat_command", help="Chat with a checkpoint in the terminal.")
+    cli.add("eval", "dllm_core.cli.eval_command", help="Evaluate a checkpoint with lm-evaluation-harness.")
     cli.add("new-plugin", "dllm_core.cli.new_plugin_command", help="Generate a new plugin package from the template.")
 
 

@@ -178,7 +178,7 @@ class PluginInfo:
     distribution: str | None
     version: str | None
     module: str
-    status: str = "ok"  # "ok" | "error" | "disabled"
+    status: str = "ok"  # "ok" | "error"
     error: str | None = None
     registered: dict[str, list[str]] = field(default_factory=dict)
 
@@ -322,9 +322,7 @@ class PluginHost:
             if selected is not None and ep.name != CORE_PLUGIN and not (
                 ep.name in selected or (name and name in selected)
             ):
-                self.plugins.append(PluginInfo(ep.name, name, version, ep.value, status="disabled",
-                                               error="not listed in DLLM_PLUGINS"))
-                continue
+                continue  # not selected: never imported, never listed
             problem = _core_requirement_problem(dist)
             if problem is not None:
                 self._fail(PluginInfo(ep.name, name, version, ep.value), problem)

@@ -143,7 +143,7 @@ def test_dllm_plugins_env_limits_loading_before_import(tmp_path):
     make_fake_dist(tmp_path, "dllm-toy", "dllm_toy_plugin", GOOD_PLUGIN)
     plugins = _plugin_json(run_dllm("plugins", "--json", site=tmp_path, env={"DLLM_PLUGINS": "dllm-toy"}))
     assert plugins["dllm-toy"]["status"] == "ok"
-    assert plugins["dllm-broken"]["status"] == "disabled"  # never imported, so no error
+    assert "dllm-broken" not in plugins  # never imported, so no error and not listed
     assert plugins["core"]["status"] == "ok"
 
 

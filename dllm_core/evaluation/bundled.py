@@ -1,0 +1,50 @@
+"""The bundled offline lm-eval tasks over dllm's built-in task generators.
+
+``dllm_sudoku4``, ``dllm_countdown`` and ``dllm_addition`` (YAML configs in ``tasks/``) generate
+their test split from the registered task (:mod:`dllm_core.data.tasks`) with a fixed seed, in
+memory, so they need no network. Each doc is ``{"task", "prompt", "answer"}``; the model sees
+the prompt (in the chat template with ``--apply_chat_template``, the form ``dllm train`` uses)
+and the metric ``solved`` is the task's own checker applied to the generated answer, so any
+valid answer counts, not only the reference one.
+
+The lm-eval hooks here are referenced from the YAML files through ``tasks/utils.py``.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from dllm_core.data.tasks.base import Task
+from dllm_core.registry import get_registry
+
+TASKS_DIR = Path(__file__).parent / "tasks"
+BUNDLED_TASKS = ("dllm_sudoku4", "dllm_countdown", "dllm_addition")
+
+
+@cache
+def registered_task(name: str) -> Task:
+    """The registered built-in task ``name`` with its default settings."""
+    return get_registry().tasks.get(name)()
+
+
+def generate_docs(task: str, rows: int, seed: int) -> list[dict[str, str]]:
+    """``rows`` test-split problems of ``task`` generated with ``seed``, tagged with the task name."""
+    return [{"task": task, **record} for record in registered_task(task).generate(rows, seed=seed, split="test")]
+
+
+def load_dataset(dllm_task: str, dllm_rows: int, dllm_seed: int, **_metadata: Any) -> Any:
+    """lm-eval ``custom_dataset`` hook: a ``DatasetDict`` with the ``test`` split.
+
+    lm-eval also passes the task's metadata (and ``--model_args``); only the ``dllm_*`` keys of
+    ``dataset_kwargs`` matter here.
+    """
+    from datasets import Dataset, DatasetDict
+
+    return DatasetDict({"test": Dataset.from_list(generate_docs(dllm_task, dllm_rows, dllm_seed))})
+
+
+def process_results(doc: dict[str, str], results: list[str]) -> dict[str, float]:
+    """lm-eval ``process_results`` hook: ``solved`` is 1.0 when the task's checker accepts the answer."""
+    return {"solved": float(registered_task(doc["task"]).check(doc["prompt"], results[0]))}

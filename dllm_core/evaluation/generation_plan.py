@@ -1,0 +1,113 @@
+"""From lm-eval's per-request ``gen_kwargs`` to the keyword arguments of ``generate``.
+
+Precedence, highest first: generator parameters given in ``--model_args`` (an explicit choice
+for the whole run), then the request's ``gen_kwargs`` (the task's, or ``--gen_kwargs``), then the
+defaults from ``dllm.json`` or the family.
+
+``gen_kwargs`` keys:
+
+* ``until``: stop strings; the answer is cut before the first one (:func:`cut_at_stop_strings`).
+* ``max_gen_toks``: the generation length. It sets the preset's length parameter
+  (``gen_length`` or ``max_new_tokens``); when the preset has blocks (``block_length`` or
+  ``block_size``) the block shrinks to the length if longer and the length rounds up to a whole
+  number of blocks, and ``steps`` keeps the defaults' steps per token, rounded up to a multiple of
+  the number of blocks. The decoded answer keeps at most ``max_gen_toks`` tokens.
+* ``do_sample: false``: temperature 0 (greedy choice of tokens).
+* any other key the preset accepts (``temperature``, ``top_p``, ``steps``, ``alg``, ...) is
+  passed through; keys it does not accept are reported back as ignored.
+
+Pure Python.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+LENGTH_PARAMETERS = ("gen_length", "max_new_tokens")
+BLOCK_PARAMETERS = ("block_length", "block_size")
+
+
+@dataclass(frozen=True)
+class GenerationPlan:
+    """How to run and post-process one group of requests sharing their ``gen_kwargs``.
+
+    Attributes:
+        params: keyword arguments of the preset for ``generate``.
+        until: stop strings; the answer ends before the first one.
+        length: generated positions per row (the preset's length parameter; ``None`` when the
+            preset has none).
+        max_new_tokens: most generated tokens kept in the answer (``None``: all).
+        ignored: ``gen_kwargs`` keys the preset does not accept.
+    """
+
+    params: dict[str, Any]
+    until: tuple[str, ...] = ()
+    length: int | None = None
+    max_new_tokens: int | None = None
+    ignored: tuple[str, ...] = ()
+
+
+def _first_accepted(names: tuple[str, ...], accepted: frozenset[str]) -> str | None:
+    return next((name for name in names if name in accepted), None)
+
+
+def _fit_length(params: dict[str, Any], accepted: frozenset[str], explicit: frozenset[str],
+                length_name: str, tokens: int) -> None:
+    """Set ``params[length_name]`` to hold ``tokens`` (see the module doc), in place."""
+    base_length, base_steps = params.get(length_name), params.get("steps")
+    block_name = _first_accepted(BLOCK_PARAMETERS, accepted)
+    block = params.get(block_name) if block_name else None
+    length = tokens
+    if block:
+        if block_name not in explicit:
+            block = min(block, tokens)
+            params[block_name] = block
+        length = math.ceil(tokens / block) * block
+    params[length_name] = length
+    if "steps" in explicit or "steps" not in accepted or not base_steps or not base_length:
+        return
+    steps = math.ceil(base_steps * length / base_length)
+    if block:
+        blocks = length // block
+        steps = math.ceil(steps / blocks) * blocks
+    params["steps"] = max(steps, 1)
+
+
+def plan_generation(accepted: frozenset[str], defaults: Mapping[str, Any], overrides: Mapping[str, Any],
+                    gen_kwargs: Mapping[str, Any]) -> GenerationPlan:
+    """The :class:`GenerationPlan` for requests with ``gen_kwargs``.
+
+    Args:
+        accepted: the parameter names of the generator preset.
+        defaults: generator settings from ``dllm.json`` or the family.
+        overrides: generator parameters given in ``--model_args``.
+        gen_kwargs: the request's generation keyword arguments.
+    """
+    params = {**defaults, **overrides}
+    explicit = frozenset(overrides)
+    request = dict(gen_kwargs)
+    until = request.pop("until", None) or ()
+    until = (until,) if isinstance(until, str) else tuple(until)
+    max_gen_toks = request.pop("max_gen_toks", None)
+    if request.pop("do_sample", None) is False:
+        request["temperature"] = 0.0
+    ignored = []
+    for key, value in request.items():
+        if key not in accepted:
+            ignored.append(key)
+        elif key not in explicit:
+            params[key] = value
+    length_name = _first_accepted(LENGTH_PARAMETERS, accepted)
+    if max_gen_toks is not None and length_name is not None and length_name not in explicit:
+        _fit_length(params, accepted, explicit, length_name, int(max_gen_toks))
+    length = params.get(length_name) if length_name is not None else None
+    max_new_tokens = None if max_gen_toks is None else int(max_gen_toks)
+    return GenerationPlan(params, until, length, max_new_tokens, tuple(ignored))
+
+
+def cut_at_stop_strings(text: str, until: tuple[str, ...]) -> str:
+    """``text`` up to the earliest occurrence of any stop string (empty strings never stop)."""
+    cuts = [index for index in (text.find(stop) for stop in until if stop) if index >= 0]
+    return text[: min(cuts)] if cuts else text

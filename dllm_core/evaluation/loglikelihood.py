@@ -1,0 +1,114 @@
+"""Monte-Carlo ELBO of a continuation given a context, for masked diffusion models.
+
+For a context ``c`` and a continuation ``y = (y_1 .. y_n)``, a masked diffusion model bounds the
+log-likelihood from below (LLaDA, arXiv 2502.09992, eq. 6; MDLM, arXiv 2406.07524)::
+
+    -log p(y | c) <= E_{k ~ U{1..n}} E_{M ~ U(k-subsets of {1..n})} [ (n / k) * sum_{j in M} CE_j ]
+
+    CE_j = -log softmax(f(c, y with positions M replaced by the mask token))_j [y_j]
+
+The context is never masked. :func:`negative_elbo` estimates the right-hand side with
+``mc_num`` draws, ``batch_size`` of them per forward. Within a forward of ``b`` rows the mask
+counts are stratified: with ``base ~ U{0..n-1}`` drawn once, row ``i`` masks
+``k_i = ((base + floor(i * n / b)) mod n) + 1`` tokens, so each row's count is still uniform on
+``1..n`` (the estimate stays unbiased) while the batch covers the range evenly (lower variance).
+Families with shifted logits (Dream) predict position ``i`` from the output at ``i - 1``.
+
+:func:`is_greedy` is the greedy check lm-eval asks for, defined for a diffusion model as: one
+forward with *every* continuation token masked (context intact); the continuation is greedy iff
+at each continuation position the argmax of the logits is the continuation's token.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from dllm_core.objectives.model_io import logits_of, shift_logits
+
+
+@dataclass(frozen=True)
+class ElboConfig:
+    """How to run the Monte-Carlo estimate."""
+
+    mask_token_id: int
+    mc_num: int = 128  # Monte-Carlo draws per request
+    batch_size: int = 32  # draws per forward
+    logit_shift: bool = False  # position i is predicted from the output at i - 1 (Dream)
+    slice_logits: bool = False  # the model accepts ``logits_to_keep`` (LM head on kept positions)
+
+
+def stratified_mask_counts(n: int, rows: int, generator: torch.Generator) -> torch.Tensor:
+    """``[rows]`` counts in ``1..n``: ``((base + floor(i * n / rows)) mod n) + 1``, ``base ~ U{0..n-1}``."""
+    base = torch.randint(n, (), generator=generator)
+    offsets = torch.arange(rows) * n // rows  # [rows]
+    return (base + offsets) % n + 1
+
+
+def random_subsets(counts: torch.Tensor, n: int, generator: torch.Generator) -> torch.Tensor:
+    """``[rows, n]`` bool: row ``i`` marks a uniformly random subset of ``counts[i]`` positions.
+
+    The ranks of i.i.d. uniform noise form a uniform random permutation; positions of rank
+    below ``k`` are a uniform ``k``-subset.
+    """
+    noise = torch.rand(len(counts), n, generator=generator)  # [rows, n]
+    ranks = noise.argsort(dim=1).argsort(dim=1)  # [rows, n]
+    return ranks < counts[:, None]
+
+
+def continuation_logits(model: Any, tokens: torch.Tensor, start: int, config: ElboConfig) -> torch.Tensor:
+    """Logits ``[R, n, V]`` predicting positions ``start..L-1`` of ``tokens [R, L]``.
+
+    With shifted logits the prediction for position ``i`` is the output at ``i - 1`` (position 0
+    keeps its own), so one more position is kept on the left.
+    """
+    keep_from = max(start - 1, 0) if config.logit_shift else start
+    if config.slice_logits:
+        logits = logits_of(model(tokens, logits_to_keep=slice(keep_from, None)))  # [R, L - keep_from, V]
+    else:
+        logits = logits_of(model(tokens))[:, keep_from:]  # [R, L - keep_from, V]
+    if config.logit_shift:
+        logits = shift_logits(logits)
+    return logits[:, start - keep_from:]
+
+
+@torch.no_grad()
+def negative_elbo(model: Any, context: torch.Tensor, continuation: torch.Tensor, config: ElboConfig,
+                  generator: torch.Generator) -> float:
+    """The Monte-Carlo estimate of ``-ELBO >= -log p(continuation | context)`` (module doc).
+
+    Args:
+        model: masked diffusion model, ``model(tokens [R, L]) -> logits [R, L, V]``.
+        context: ``[Lc]`` token ids, never masked.
+        continuation: ``[n]`` token ids, ``n >= 1``, on the model's device.
+        config: draws, rows per forward, mask id, logit shift.
+        generator: CPU random source of the mask counts and positions.
+    """
+    n, start = len(continuation), len(context)
+    sequence = torch.cat([context, continuation])  # [L]
+    total = 0.0
+    for first in range(0, config.mc_num, config.batch_size):
+        rows = min(config.batch_size, config.mc_num - first)
+        counts = stratified_mask_counts(n, rows, generator)  # [R]
+        masked = random_subsets(counts, n, generator).to(sequence.device)  # [R, n]
+        tokens = sequence.repeat(rows, 1)  # [R, L]
+        tokens[:, start:] = tokens[:, start:].masked_fill(masked, config.mask_token_id)
+        logits = continuation_logits(model, tokens, start, config).float()  # [R, n, V]
+        targets = continuation.expand(rows, n)  # [R, n]
+        ce = F.cross_entropy(logits.transpose(1, 2), targets, reduction="none")  # [R, n]
+        per_row = (ce * masked).sum(dim=1) * n / counts.to(ce.device)  # [R]
+        total += per_row.sum().item()
+    return total / config.mc_num
+
+
+@torch.no_grad()
+def is_greedy(model: Any, context: torch.Tensor, continuation: torch.Tensor, config: ElboConfig) -> bool:
+    """Whether every continuation token is the argmax when all of them are masked (module doc)."""
+    start = len(context)
+    masked = torch.full_like(continuation, config.mask_token_id)  # [n]
+    tokens = torch.cat([context, masked])[None]  # [1, L]
+    logits = continuation_logits(model, tokens, start, config)[0]  # [n, V]
+    return bool((logits.argmax(dim=-1) == continuation).all())

@@ -1,0 +1,42 @@
+"""Results on disk and on screen: lm-eval's JSON, a markdown table, the per-sample logs.
+
+``write_results(results, folder)`` writes
+
+* ``results.json``: lm-eval's results dictionary without the per-sample logs;
+* ``results.md``: :func:`markdown_report`;
+* ``samples_<task>.jsonl``: one line per evaluated document (prompt, answer, metrics), when the
+  run kept them.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+
+def markdown_report(results: dict[str, Any]) -> str:
+    """lm-eval's markdown tables of the task results and, when there are groups, of the groups."""
+    from lm_eval.utils import make_table
+
+    tables = [make_table(results)]
+    if results.get("groups"):
+        tables.append(make_table(results, "groups"))
+    return "\n".join(tables)
+
+
+def write_results(results: dict[str, Any], folder: Path) -> list[Path]:
+    """Write the files of the module doc into ``folder``; returns their paths."""
+    from lm_eval.utils import handle_non_serializable
+
+    folder.mkdir(parents=True, exist_ok=True)
+    summary = {key: value for key, value in results.items() if key != "samples"}
+    written = [folder / "results.json", folder / "results.md"]
+    written[0].write_text(json.dumps(summary, indent=2, default=handle_non_serializable, ensure_ascii=False) + "\n")
+    written[1].write_text(markdown_report(results) + "\n")
+    for task, samples in results.get("samples", {}).items():
+        path = folder / f"samples_{task}.jsonl"
+        lines = (json.dumps(sample, default=handle_non_serializable, ensure_ascii=False) for sample in samples)
+        path.write_text("".join(line + "\n" for line in lines))
+        written.append(path)
+    return written
