@@ -162,11 +162,12 @@ def load_model(folder: Path | str, family: ModelFamily | None = None, **from_pre
     return PeftModel.from_pretrained(model_class.from_pretrained(base, **options), folder)
 
 
-def load_tokenizer(folder: Path | str) -> Any:
+def load_tokenizer(folder: Path | str, family: ModelFamily | None = None) -> Any:
     """The tokenizer saved with a checkpoint (for an adapter: its own, else its base model's)."""
     from transformers import AutoTokenizer
 
     folder = Path(folder)
+    register_family_classes(family or resolve_family(folder))  # AutoTokenizer reads config.json
     base = adapter_base(folder)
     has_own = any((folder / name).is_file() for name in ("tokenizer.json", "tokenizer_config.json"))
     source = folder if has_own or base is None else base

@@ -78,7 +78,7 @@ class Sampler:
         defaults.pop("preset", None)
         if not defaults and chosen == family.default_generator:
             defaults = dict(family.generator_defaults)
-        tokenizer = load_tokenizer(path)
+        tokenizer = load_tokenizer(path, family)
         if getattr(tokenizer, "chat_template", None) is None and family.chat_template is not None:
             tokenizer.chat_template = family.chat_template
         options: dict[str, Any] = {}

@@ -105,7 +105,7 @@ def load_for_evaluation(settings: AdapterSettings, family: ModelFamily, device: 
     if hasattr(model, "merge_and_unload"):  # a LoRA adapter: fold it into the base weights
         model = model.merge_and_unload()
     model = model.to(device).eval()
-    tokenizer = load_tokenizer(folder)
+    tokenizer = load_tokenizer(folder, family)
     if getattr(tokenizer, "chat_template", None) is None and family.chat_template is not None:
         tokenizer.chat_template = family.chat_template
     special = resolve_special_tokens(model.config, tokenizer, family, source=str(folder))

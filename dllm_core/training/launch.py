@@ -88,7 +88,7 @@ def resolve_run_family(config: TrainRunConfig) -> ModelFamily:
 def build_tokenizer(config: TrainRunConfig, family: ModelFamily) -> Any:
     """The checkpoint's tokenizer, or the project's char tokenizer for a from-scratch preset."""
     if config.model is not None:
-        tokenizer = load_tokenizer(config.model)
+        tokenizer = load_tokenizer(config.model, family)
     else:
         from dllm_core.data.tokenizer import build_char_tokenizer
 
