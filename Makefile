@@ -25,6 +25,7 @@ install: $(VENV)/.installed
 
 demo: install
 	$(BIN)/dllm plugins
+	$(BIN)/dllm demo --output-dir runs/demo
 
 test: install
 	$(BIN)/python -m pytest tests -q

@@ -32,6 +32,9 @@ class ModelFamily:
             for end of turn, ``bos``, ``pad``), used when a checkpoint's config and tokenizer do
             not give the id themselves (see :mod:`dllm_core.tokens`).
         chat_template: a jinja chat template used when the tokenizer has none.
+        tokenizer_adapter: lazy ``"module:function"`` called as ``function(tokenizer)`` after the
+            chat template fallback, to adapt a checkpoint's tokenizer in place (e.g. name an
+            end-of-answer token), or ``None``. See :func:`dllm_core.tokens.adapt_tokenizer`.
         logit_shift: ``True`` when position ``i`` is predicted from the output at ``i - 1``.
         supports_kv_cache: models accept ``past_key_values``/``use_cache`` (prefix/dual cache).
         supports_logits_to_keep: models accept ``logits_to_keep`` (LM-head slicing).
@@ -50,6 +53,7 @@ class ModelFamily:
     register_auto: str | None = None
     special_tokens: Mapping[str, str] = field(default_factory=dict)
     chat_template: str | None = None
+    tokenizer_adapter: str | None = None
     logit_shift: bool = False
     supports_kv_cache: bool = False
     supports_logits_to_keep: bool = False

@@ -2,8 +2,11 @@
 
 ``Sampler.from_checkpoint(path)`` resolves the family (``dllm.json`` or ``config.json``), loads
 the model and tokenizer (a LoRA adapter folder works too), resolves the special tokens and
-takes the generator preset and its defaults from ``dllm.json`` (else the family's). ``dllm
-sample``, ``dllm chat`` and the demo all go through it.
+takes the generator preset and its defaults from ``dllm.json``. When ``dllm.json`` gives no
+parameters (e.g. an official hub checkpoint), the defaults are the family's, overridden by the
+checkpoint's ``generation_config.json`` keys that the preset accepts (Dream ships ``steps``,
+``alg``, ``temperature``, ...; see :func:`generation_config_defaults`). ``dllm sample``, ``dllm
+chat`` and the demo all go through it.
 
 Presets name their length parameters after their reference functions (LLaDA ``gen_length`` /
 ``block_length``; Dream and MDLM ``max_new_tokens``; MDLM ``block_size``);
@@ -12,20 +15,21 @@ Presets name their length parameters after their reference functions (LLaDA ``ge
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from dllm_core.checkpoint import CheckpointInfo, load_model, load_tokenizer, resolve_family
 from dllm_core.family import ModelFamily
-from dllm_core.registry import DllmError
-from dllm_core.tokens import SpecialTokens, resolve_special_tokens
+from dllm_core.registry import DllmError, get_registry
+from dllm_core.tokens import SpecialTokens, adapt_tokenizer, resolve_special_tokens
 
 #: generic name -> {preset: that preset's own parameter name}; absent presets keep the generic name
 PARAMETER_NAMES: dict[str, dict[str, str]] = {
     "gen_length": {"dream": "max_new_tokens", "mdlm": "max_new_tokens"},
     "block_length": {"mdlm": "block_size"},
-    "mask_id": {"dream": "mask_token_id"},
+    "mask_id": {"dream": "mask_token_id", "mdlm": "mask_token_id"},
 }
 #: presets whose prompts may be a list of variable-length rows (they pad on the right themselves)
 ROW_LIST_PRESETS = {"mdlm"}
@@ -35,6 +39,23 @@ Message = dict[str, str]
 def preset_parameters(preset: str, generic: dict[str, Any]) -> dict[str, Any]:
     """Rename generic parameters (``gen_length``, ``block_length``, ...) to ``preset``'s own."""
     return {PARAMETER_NAMES.get(name, {}).get(preset, name): value for name, value in generic.items()}
+
+
+def generation_config_defaults(folder: Path, preset: str) -> dict[str, Any]:
+    """The entries of ``folder/generation_config.json`` that ``preset`` takes as parameters.
+
+    Keys the preset does not know (``bos_token_id``, ``transformers_version``, ...) and null
+    values are left out; a folder without the file gives ``{}``, an unreadable file an error.
+    """
+    path = Path(folder) / "generation_config.json"
+    if not path.is_file():
+        return {}
+    try:
+        values = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise DllmError(f"cannot read {path}: {exc}; fix or delete it") from None
+    accepted = set(get_registry().generators.get(preset).parameters())
+    return {key: value for key, value in values.items() if key in accepted and value is not None}
 
 
 def max_positions(config: Any) -> int | None:
@@ -76,11 +97,10 @@ class Sampler:
         defaults = dict(info.generator) if info is not None else {}
         chosen = preset or defaults.pop("preset", None) or family.default_generator
         defaults.pop("preset", None)
-        if not defaults and chosen == family.default_generator:
-            defaults = dict(family.generator_defaults)
-        tokenizer = load_tokenizer(path, family)
-        if getattr(tokenizer, "chat_template", None) is None and family.chat_template is not None:
-            tokenizer.chat_template = family.chat_template
+        if not defaults:
+            family_defaults = family.generator_defaults if chosen == family.default_generator else {}
+            defaults = {**family_defaults, **generation_config_defaults(path, chosen)}
+        tokenizer = adapt_tokenizer(load_tokenizer(path, family), family)
         options: dict[str, Any] = {}
         if dtype is not None:
             options["dtype"] = dtype

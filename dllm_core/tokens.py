@@ -5,6 +5,9 @@ tokenizer's own special tokens (``tokenizer.mask_token_id`` ...), and from the f
 token strings looked up in the tokenizer's vocabulary (e.g. LLaDA's ``<|mdm_mask|>``). A
 checkpoint whose mask token cannot be resolved is an error: masked diffusion cannot run
 without one.
+
+:func:`adapt_tokenizer` is the family's tokenizer adapter, applied wherever a tokenizer is
+loaded for training, sampling or evaluation.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dllm_core.family import ModelFamily
-from dllm_core.registry import DllmError
+from dllm_core.registry import DllmError, load_reference
 
 ROLES = ("mask", "eos", "eot", "bos", "pad")
 
@@ -73,3 +76,13 @@ def resolve_special_tokens(config: Any, tokenizer: Any = None, family: ModelFami
         mask_token_id=ids["mask"], eos_token_id=ids["eos"], eot_token_id=ids["eot"],
         bos_token_id=ids["bos"], pad_token_id=ids["pad"],
     )
+
+
+def adapt_tokenizer(tokenizer: Any, family: ModelFamily) -> Any:
+    """``tokenizer`` with the family's chat template when it has none, then passed through the
+    family's ``tokenizer_adapter`` (if any); adapted in place and returned."""
+    if getattr(tokenizer, "chat_template", None) is None and family.chat_template is not None:
+        tokenizer.chat_template = family.chat_template
+    if family.tokenizer_adapter is not None:
+        load_reference(family.tokenizer_adapter)(tokenizer)
+    return tokenizer

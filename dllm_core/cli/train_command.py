@@ -27,6 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     objective = parser.add_argument_group("objective")
     objective.add_argument("--objective", help="objective name (default: the family's)")
     objective.add_argument("--schedule", default="linear", help="noise schedule name (dllm list schedules)")
+    objective.add_argument("--weighting", choices=("schedule", "uniform", "cart"),
+                           help="loss weighting: the schedule's w(t) (default), 1, or Dream's CART")
     run = parser.add_argument_group("run")
     run.add_argument("--output-dir", required=True, type=Path)
     run.add_argument("--max-steps", type=int, default=-1)
@@ -56,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
     config = TrainRunConfig(
         data=args.data, output_dir=args.output_dir, family=args.family, preset=args.preset,
         model=args.model, mode=args.mode, objective=args.objective, schedule=args.schedule,
+        weighting=args.weighting,
         max_length=args.max_length, max_steps=args.max_steps, num_train_epochs=args.num_train_epochs,
         batch_size=args.batch_size, gradient_accumulation_steps=args.gradient_accumulation_steps,
         learning_rate=args.learning_rate, weight_decay=args.weight_decay, warmup_ratio=args.warmup_ratio,

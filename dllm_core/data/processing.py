@@ -13,6 +13,11 @@ PT (:func:`pack_pretraining`): each record's text is tokenized and followed by E
 concatenated and cut into ``block_size`` blocks; the last, shorter remainder is dropped. Every
 token is labelled.
 
+BOS (``prepend_bos``, for families whose logits are shifted one position, e.g. Dream): every SFT
+example starts with BOS (added, with label -100, unless the chat template already put it first)
+and every PT block is BOS followed by ``block_size - 1`` text tokens, BOS labelled -100; the
+shifted model predicts the first real token from the BOS position.
+
 Both return a ``datasets.Dataset`` with ``input_ids`` and ``labels`` columns, and the counts of
 what was kept, cut, dropped or skipped.
 """
@@ -43,6 +48,7 @@ class SFTConfig:
     max_length: int = 1024  # longest example, in tokens
     truncation: Literal["right", "drop"] = "right"  # cut over-long examples, or drop them
     add_eos: bool = True  # end each example with EOS when the chat template does not
+    prepend_bos: bool = False  # start each example with BOS (label -100) when the template does not
     on_bad_record: OnBadRecord = "error"  # raise on a bad record, or skip and count it
 
 
@@ -52,6 +58,7 @@ class PTConfig:
 
     block_size: int = 512  # tokens per block
     text_field: str = "text"  # the record field holding the document
+    prepend_bos: bool = False  # each block = BOS (label -100) + block_size - 1 text tokens
     on_bad_record: OnBadRecord = "error"  # raise on a bad record, or skip and count it
 
 
@@ -77,6 +84,7 @@ def tokenize_sft(records: Iterable[Mapping[str, Any]], tokenizer: PreTrainedToke
     _check_choice("on_bad_record", config.on_bad_record, ("error", "skip"))
     if config.add_eos and tokenizer.eos_token_id is None:
         raise DllmError("the tokenizer has no EOS token; set tokenizer.eos_token or pass add_eos=False.")
+    _check_bos(tokenizer, config.prepend_bos)
     if not tokenizer.chat_template:
         raise DllmError(
             "the tokenizer has no chat template, which SFT needs; set tokenizer.chat_template "
@@ -95,6 +103,9 @@ def tokenize_sft(records: Iterable[Mapping[str, Any]], tokenizer: PreTrainedToke
                 ids = next(encoded)
                 input_ids.extend(ids)
                 labels.extend(ids if labelled else [IGNORE_INDEX] * len(ids))
+            if config.prepend_bos and input_ids[:1] != [tokenizer.bos_token_id]:
+                input_ids.insert(0, tokenizer.bos_token_id)
+                labels.insert(0, IGNORE_INDEX)
             if config.add_eos and input_ids[-1:] != [tokenizer.eos_token_id]:
                 input_ids.append(tokenizer.eos_token_id)
                 labels.append(tokenizer.eos_token_id)
@@ -147,10 +158,13 @@ def pack_pretraining(records: Iterable[Mapping[str, Any]], tokenizer: PreTrained
 
     config = config or PTConfig()
     _check_choice("on_bad_record", config.on_bad_record, ("error", "skip"))
-    if config.block_size < 1:
-        raise DllmError(f"block_size must be at least 1, got {config.block_size}.")
+    head = [tokenizer.bos_token_id] if config.prepend_bos else []
+    if config.block_size < 1 + len(head):
+        raise DllmError(f"block_size must be at least {1 + len(head)}, got {config.block_size}.")
     if tokenizer.eos_token_id is None:
         raise DllmError("the tokenizer has no EOS token to separate documents; set tokenizer.eos_token.")
+    _check_bos(tokenizer, config.prepend_bos)
+    text_size = config.block_size - len(head)  # text tokens per block
 
     def text_of(record: Any, index: int) -> str:
         text = record.get(config.text_field) if isinstance(record, Mapping) else None
@@ -168,12 +182,14 @@ def pack_pretraining(records: Iterable[Mapping[str, Any]], tokenizer: PreTrained
         for ids in tokenizer([text for _, text in chunk], add_special_tokens=False)["input_ids"]:
             buffer.extend(ids)
             buffer.append(tokenizer.eos_token_id)
-        whole = len(buffer) - len(buffer) % config.block_size
-        blocks += [buffer[start:start + config.block_size] for start in range(0, whole, config.block_size)]
+        whole = len(buffer) - len(buffer) % text_size
+        blocks += [buffer[start:start + text_size] for start in range(0, whole, text_size)]
         buffer = buffer[whole:]
     stats.examples = len(blocks)
     _log(stats)
-    return Dataset.from_dict({"input_ids": blocks, "labels": [list(block) for block in blocks]}), stats
+    columns = {"input_ids": [head + block for block in blocks],
+               "labels": [[IGNORE_INDEX] * len(head) + block for block in blocks]}
+    return Dataset.from_dict(columns), stats
 
 
 def _render(tokenizer: PreTrainedTokenizerBase, messages: list[Message], generation_prompt: bool) -> str:
@@ -204,6 +220,12 @@ def _chunks(items: Iterator[tuple[int, Any]]) -> Iterator[list[tuple[int, Any]]]
             chunk = []
     if chunk:
         yield chunk
+
+
+def _check_bos(tokenizer: PreTrainedTokenizerBase, prepend_bos: bool) -> None:
+    if prepend_bos and tokenizer.bos_token_id is None:
+        raise DllmError("prepend_bos needs a BOS token and the tokenizer has none; set tokenizer.bos_token "
+                        "(dllm convert adds the family's).")
 
 
 def _check_choice(option: str, value: str, choices: tuple[str, ...]) -> None:

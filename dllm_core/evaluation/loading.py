@@ -18,7 +18,7 @@ from dllm_core.evaluation.settings import AdapterSettings
 from dllm_core.family import ModelFamily
 from dllm_core.registry import DllmError, get_registry
 from dllm_core.sampling import max_positions
-from dllm_core.tokens import SpecialTokens, resolve_special_tokens
+from dllm_core.tokens import SpecialTokens, adapt_tokenizer, resolve_special_tokens
 
 DEFAULT_MAX_LENGTH = 2048
 
@@ -105,9 +105,7 @@ def load_for_evaluation(settings: AdapterSettings, family: ModelFamily, device: 
     if hasattr(model, "merge_and_unload"):  # a LoRA adapter: fold it into the base weights
         model = model.merge_and_unload()
     model = model.to(device).eval()
-    tokenizer = load_tokenizer(folder, family)
-    if getattr(tokenizer, "chat_template", None) is None and family.chat_template is not None:
-        tokenizer.chat_template = family.chat_template
+    tokenizer = adapt_tokenizer(load_tokenizer(folder, family), family)
     special = resolve_special_tokens(model.config, tokenizer, family, source=str(folder))
     max_length = settings.max_length or model_max_length(model.config, tokenizer)
     return LoadedCheckpoint(family, model, tokenizer, special, generator, max_length)

@@ -8,7 +8,9 @@ is (MDLM, arXiv 2406.07524, eq. 10; LLaDA, arXiv 2502.09992, eq. 3)
 
     w(t) = -alpha'(t) / (1 - alpha(t))           (= 1/t for the linear schedule).
 
-``weighting="uniform"`` replaces w(t) by 1 (no longer a bound). The sum over masked positions
+``weighting="uniform"`` replaces w(t) by 1 (no longer a bound); ``weighting="cart"`` (the
+masked-diffusion objective only) by Dream's per-token CART weight w_i
+(:mod:`dllm_core.objectives.cart`), also not a bound. The sum over masked positions
 of ``w * CE`` is then normalised (``normalization``), with n_b the maskable count of row b:
 
 * ``"token"``: divide by sum_b n_b, the maskable tokens of the batch (LLaDA);
@@ -21,7 +23,7 @@ Rows without maskable tokens contribute nothing; an empty batch gives loss 0.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, get_args
+from typing import ClassVar, Literal, get_args
 
 import torch
 import torch.nn.functional as F
@@ -29,7 +31,7 @@ import torch.nn.functional as F
 from dllm_core.objectives.base import LossOutput
 from dllm_core.schedules import LinearSchedule, NoiseSchedule
 
-Weighting = Literal["schedule", "uniform"]
+Weighting = Literal["schedule", "uniform", "cart"]
 Normalization = Literal["token", "sequence", "batch"]
 
 
@@ -37,9 +39,12 @@ Normalization = Literal["token", "sequence", "batch"]
 class DiffusionLossConfig:
     """Settings shared by the masked-diffusion-style objectives."""
 
+    #: the ``weighting`` values this objective implements (``"cart"`` needs per-token weights)
+    weightings: ClassVar[tuple[str, ...]] = ("schedule", "uniform")
+
     schedule: NoiseSchedule = field(default_factory=LinearSchedule)  # alpha(t)
     eps: float = 1e-3  # t = eps + (1 - eps) U keeps w(t) finite (LLaDA, MDLM)
-    weighting: Weighting = "schedule"  # "schedule": w(t) = -alpha'/(1 - alpha); "uniform": 1
+    weighting: Weighting = "schedule"  # "schedule": -alpha'/(1 - alpha); "uniform": 1; "cart": w_i
     normalization: Normalization = "token"  # "token" | "sequence" | "batch" (module docstring)
 
     def __post_init__(self) -> None:
@@ -47,8 +52,8 @@ class DiffusionLossConfig:
             raise TypeError(f"schedule must be a NoiseSchedule, got {type(self.schedule).__name__}")
         if not 0 <= self.eps < 1:
             raise ValueError(f"eps must lie in [0, 1), got {self.eps}")
-        if self.weighting not in get_args(Weighting):
-            raise ValueError(f"weighting must be one of {get_args(Weighting)}, got {self.weighting!r}")
+        if self.weighting not in self.weightings:
+            raise ValueError(f"weighting must be one of {self.weightings}, got {self.weighting!r}")
         if self.normalization not in get_args(Normalization):
             raise ValueError(
                 f"normalization must be one of {get_args(Normalization)}, got {self.normalization!r}"
@@ -107,6 +112,7 @@ def elbo_loss_output(
     schedule_weight: torch.Tensor,
     maskable: torch.Tensor,
     config: DiffusionLossConfig,
+    token_weight: torch.Tensor | None = None,
 ) -> LossOutput:
     """Weight, normalise and report.
 
@@ -115,13 +121,22 @@ def elbo_loss_output(
         schedule_weight: ``[B, L]`` (or broadcastable) w(t) of each position's time.
         maskable: ``[B, L]`` bool, ``labels != -100``.
         config: weighting and normalisation.
+        token_weight: ``[B, L]`` per-token loss weights, required by ``weighting="cart"``
+            (and only used by it).
 
     Metrics: ``nll_bound`` -- the schedule-weighted, token-normalised loss, an unbiased
     estimate of the per-token negative ELBO (equal to ``loss`` for the default config);
     ``ppl_bound = exp(nll_bound)``; ``num_tokens`` -- the maskable tokens it averages over.
     """
     bound_terms = token_nll * schedule_weight  # [B, L]
-    weighted = bound_terms if config.weighting == "schedule" else token_nll
+    if config.weighting == "schedule":
+        weighted = bound_terms
+    elif config.weighting == "uniform":
+        weighted = token_nll
+    elif token_weight is None:
+        raise ValueError(f"weighting={config.weighting!r} needs per-token weights (token_weight)")
+    else:
+        weighted = token_nll * token_weight
     loss = normalize(weighted, maskable, config.normalization)
     with torch.no_grad():
         num_tokens = maskable.sum()

@@ -10,6 +10,10 @@ and normalised as described in :mod:`dllm_core.objectives.elbo`. Prompt tokens a
 Logit shift (Dream): with ``logit_shift`` the prediction for position i is read from the model
 output at i - 1 (position 0 keeps its own), because Dream's model is an autoregressive model
 adapted to diffusion; its sequences start with a BOS that is never masked.
+
+CART (Dream): ``weighting="cart"`` weights each masked token by the unmasked real tokens around
+it (prompt and BOS included, padding not), ``w_i = sum_j 0.5 p (1 - p)^(|i - j| - 1)`` with
+``p = cart_p``, instead of w(t); see :mod:`dllm_core.objectives.cart`.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from typing import TYPE_CHECKING, ClassVar
 import torch
 
 from dllm_core.objectives.base import Batch, LossOutput, Objective
+from dllm_core.objectives.cart import cart_weights
 from dllm_core.objectives.elbo import (
     DiffusionLossConfig,
     elbo_loss_output,
@@ -35,9 +40,18 @@ if TYPE_CHECKING:
 
 @dataclass
 class MaskedDiffusionConfig(DiffusionLossConfig):
-    """``DiffusionLossConfig`` (schedule, eps, weighting, normalization) plus the logit shift."""
+    """``DiffusionLossConfig`` (schedule, eps, weighting, normalization), the logit shift, and
+    Dream's CART weighting (``weighting="cart"``, geometric parameter ``cart_p``)."""
+
+    weightings: ClassVar[tuple[str, ...]] = ("schedule", "uniform", "cart")
 
     logit_shift: bool | None = None  # None: the family's ``logit_shift`` (False without a family)
+    cart_p: float = 0.3  # CART's geometric parameter p (Dream's value)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not 0 < self.cart_p <= 1:
+            raise ValueError(f"cart_p must lie in (0, 1], got {self.cart_p}")
 
 
 class MaskedDiffusionObjective(Objective):
@@ -108,4 +122,9 @@ class MaskedDiffusionObjective(Objective):
             logits = shift_logits(logits)
         token_nll = masked_token_nll(logits, x0, masked)  # [B, L]
         schedule_weight = self.config.schedule.weight(t)[:, None]  # [B, 1]
-        return elbo_loss_output(token_nll, schedule_weight, maskable, self.config)
+        token_weight = None
+        if self.config.weighting == "cart":
+            attention_mask = batch.get("attention_mask")
+            real = attention_mask.bool() if attention_mask is not None else torch.ones_like(masked)
+            token_weight = cart_weights(masked, real, self.config.cart_p)  # [B, L]
+        return elbo_loss_output(token_nll, schedule_weight, maskable, self.config, token_weight)

@@ -26,7 +26,8 @@ from dllm_core.checkpoint import (
 )
 from dllm_core.family import ModelFamily
 from dllm_core.registry import DllmError, get_registry, load_reference, unknown_name_error
-from dllm_core.tokens import SpecialTokens, resolve_special_tokens
+from dllm_core.sampling import max_positions
+from dllm_core.tokens import SpecialTokens, adapt_tokenizer, resolve_special_tokens
 
 Mode = Literal["sft", "pt"]
 
@@ -43,6 +44,7 @@ class TrainRunConfig:
     mode: Mode = "sft"  # "sft": chat turns, prompt never masked; "pt": packed text blocks
     objective: str | None = None  # registry name; the family's default when None
     schedule: str = "linear"  # registry name of the noise schedule
+    weighting: str | None = None  # objective's loss weighting ("schedule", "uniform", "cart"); None = its default
     max_length: int = 256  # SFT: longest example; PT: block size
     max_steps: int = -1
     num_train_epochs: float = 1.0
@@ -93,9 +95,7 @@ def build_tokenizer(config: TrainRunConfig, family: ModelFamily) -> Any:
         from dllm_core.data.tokenizer import build_char_tokenizer
 
         tokenizer = build_char_tokenizer()
-    if getattr(tokenizer, "chat_template", None) is None and family.chat_template is not None:
-        tokenizer.chat_template = family.chat_template
-    return tokenizer
+    return adapt_tokenizer(tokenizer, family)
 
 
 def preset_config(family: ModelFamily, preset: str, tokenizer: Any) -> Any:
@@ -110,6 +110,8 @@ def preset_config(family: ModelFamily, preset: str, tokenizer: Any) -> Any:
         "eos_token_id": tokenizer.eos_token_id,
         "pad_token_id": tokenizer.pad_token_id,
         "bos_token_id": tokenizer.bos_token_id,
+        "cls_token_id": getattr(tokenizer, "cls_token_id", None),
+        "sep_token_id": getattr(tokenizer, "sep_token_id", None),
     }
     for key, value in sized.items():
         if value is not None and values.get(key) is None:
@@ -132,16 +134,35 @@ def build_model(config: TrainRunConfig, family: ModelFamily, tokenizer: Any) -> 
     return model_class(model_config)
 
 
+def check_context(config: TrainRunConfig, model_config: Any) -> None:
+    """Examples are at most ``max_length`` tokens (longer SFT ones are cut, PT blocks have that
+    size), so ``max_length`` must fit the model's positions (e.g. BERT's 512)."""
+    limit = max_positions(model_config)
+    if limit is not None and config.max_length > limit:
+        raise DllmError(f"--max-length {config.max_length} exceeds the model's context of {limit} "
+                        f"tokens; pass --max-length {limit} or less")
+
+
 def build_objective(config: TrainRunConfig, family: ModelFamily) -> Any:
     """The registered objective (``--objective`` or the family's default) with the schedule."""
     registry = get_registry()
     objective_class = registry.objectives.get(config.objective or family.default_objective)
     schedule = registry.schedules.get(config.schedule)()
-    return objective_class(objective_class.config_class(schedule=schedule))
+    options: dict[str, Any] = {"schedule": schedule}
+    if config.weighting is not None:
+        options["weighting"] = config.weighting
+    try:
+        return objective_class(objective_class.config_class(**options))
+    except (TypeError, ValueError) as exc:
+        raise DllmError(f"objective {objective_class.name}: {exc}") from None
 
 
-def build_datasets(config: TrainRunConfig, tokenizer: Any) -> tuple[Any, Any | None]:
-    """Tokenized train and (optional) test datasets for the run's mode."""
+def build_datasets(config: TrainRunConfig, tokenizer: Any, family: ModelFamily) -> tuple[Any, Any | None]:
+    """Tokenized train and (optional) test datasets for the run's mode.
+
+    A family with shifted logits (Dream) predicts token i from position i - 1, so its examples
+    start with a BOS that gives the first real token a source (``prepend_bos``).
+    """
     from dllm_core.data.processing import PTConfig, SFTConfig, pack_pretraining, tokenize_sft
     from dllm_core.data.spec import load_dataset_spec
 
@@ -149,9 +170,11 @@ def build_datasets(config: TrainRunConfig, tokenizer: Any) -> tuple[Any, Any | N
 
     def process(split: Any) -> Any:
         if config.mode == "pt":
-            dataset, _ = pack_pretraining(split, tokenizer, PTConfig(block_size=config.max_length))
+            dataset, _ = pack_pretraining(split, tokenizer, PTConfig(block_size=config.max_length,
+                                                                     prepend_bos=family.logit_shift))
         else:
-            dataset, _ = tokenize_sft(split, tokenizer, SFTConfig(max_length=config.max_length))
+            dataset, _ = tokenize_sft(split, tokenizer, SFTConfig(max_length=config.max_length,
+                                                                  prepend_bos=family.logit_shift))
         return dataset
 
     train = process(splits["train"])
@@ -246,9 +269,12 @@ def run_training(config: TrainRunConfig) -> TrainRunResult:
     tokenizer = build_tokenizer(config, family)
     special = resolve_special_tokens(tokenizer, tokenizer, family, source="the tokenizer")
     model = build_model(config, family, tokenizer)
-    resolve_special_tokens(model.config, tokenizer, family, source="the model")
+    model_special = resolve_special_tokens(model.config, tokenizer, family, source="the model")
+    if getattr(model.config, "mask_token_id", None) is None:  # e.g. BERT: the mask is the tokenizer's
+        model.config.mask_token_id = model_special.mask_token_id
+    check_context(config, model.config)
     objective = build_objective(config, family)
-    train, test = build_datasets(config, tokenizer)
+    train, test = build_datasets(config, tokenizer, family)
     config.output_dir.mkdir(parents=True, exist_ok=True)
     resume = latest_trainer_checkpoint(config.output_dir) if config.resume else None
     if config.resume and resume is None:
