@@ -10,7 +10,9 @@ in weight names and a few numeric details. What they share lives here, once:
   through a transformers ``Cache`` (``cache.update`` per layer, so generation engines can
   record, extend or overwrite keys/values) and the cache/position defaults of ``forward``;
 * :mod:`~dllm_core.modeling.output`: the output dataclass, ``logits_to_keep`` position selection
-  and the masked-LM loss.
+  and the masked-LM loss;
+* :mod:`~dllm_core.modeling.base`: ``DiffusionLMMixin`` (the ``forward`` contract and embedding
+  accessors of a family's ``PreTrainedModel``) and ``register_auto_classes``.
 
 Importing this package imports torch and transformers; ``dllm_core`` itself does not import it.
 """
@@ -21,6 +23,7 @@ from dllm_core.modeling.attention import (
     resolve_cache,
     rotary_self_attention,
 )
+from dllm_core.modeling.base import DiffusionLMMixin, register_auto_classes
 from dllm_core.modeling.layers import RMSNorm
 from dllm_core.modeling.output import (
     CACHE_FIELD,
@@ -33,6 +36,7 @@ from dllm_core.modeling.rotary import apply_rotary, rotary_cos_sin
 
 __all__ = [
     "CACHE_FIELD",
+    "DiffusionLMMixin",
     "DiffusionLMOutput",
     "LogitsToKeep",
     "RMSNorm",
@@ -41,6 +45,7 @@ __all__ = [
     "default_position_ids",
     "keep_positions",
     "masked_lm_loss",
+    "register_auto_classes",
     "resolve_cache",
     "rotary_cos_sin",
     "rotary_self_attention",

@@ -20,7 +20,8 @@ Subclass a suite in a test module (the subclass name must start with ``Test``)::
   committed tokens never change, NFE within the budget, reproducible under a seed.
 
 :func:`run_golden_case` runs one case of the golden manifest (``dllm_core.testing.golden``)
-through the matching preset.
+through the matching preset; :func:`check_golden_case` runs it and asserts the reference's tokens,
+NFE (counted in forward calls too) and per-call commits.
 
 :class:`ToyDiffusionLM` is a tiny bidirectional model with the full generation contract
 (attention mask, position ids, a ``cache.update`` per layer, ``logits_to_keep``). With one layer
@@ -363,3 +364,23 @@ def run_golden_case(model: Any, case: dict[str, Any]) -> GoldenRun:
                       callback=lambda info: committed.append(info.committed.sum(dim=1).tolist()),
                       **extra, **params)
     return GoldenRun(output, committed)
+
+
+def check_golden_case(model: nn.Module, case: dict[str, Any]) -> GoldenRun:
+    """Run a manifest case and assert it matches its reference exactly.
+
+    The output tokens equal ``expected["output_ids"]``, the reported NFE equals both
+    ``expected["nfe"]`` and the number of ``model`` forward calls, and the tokens committed per
+    call equal ``stability["tokens_committed_per_call"]``.
+    """
+    calls: list[int] = []
+    hook = model.register_forward_hook(lambda module, args, output: calls.append(1))
+    try:
+        run = run_golden_case(model, case)
+    finally:
+        hook.remove()
+    expected = case["expected"]
+    assert run.output.sequences.tolist() == expected["output_ids"]
+    assert run.output.nfe == expected["nfe"] == len(calls)
+    assert run.committed_per_call == case["stability"]["tokens_committed_per_call"]
+    return run

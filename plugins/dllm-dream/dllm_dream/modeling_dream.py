@@ -15,26 +15,23 @@ shift, not the model.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Optional
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-from transformers import AutoConfig, AutoModel, AutoModelForMaskedLM, PreTrainedModel
+from transformers import PreTrainedModel
 from transformers.activations import ACT2FN
 from transformers.cache_utils import Cache
 from transformers.modeling_layers import GradientCheckpointingLayer
 
 from dllm_core.modeling import (
-    CACHE_FIELD,
-    DiffusionLMOutput,
+    DiffusionLMMixin,
     LogitsToKeep,
     RMSNorm,
     attention_mask_for_sdpa,
-    default_position_ids,
     keep_positions,
-    masked_lm_loss,
-    resolve_cache,
+    register_auto_classes,
     rotary_cos_sin,
     rotary_self_attention,
 )
@@ -140,7 +137,8 @@ class DreamBaseModel(nn.Module):
         position_ids: torch.Tensor,  # [B, q] or [1, q]
         attention_mask: Optional[torch.Tensor],
         cache: Optional[Cache],
-    ) -> torch.Tensor:  # [B, q, D]
+        logits_to_keep: LogitsToKeep = None,
+    ) -> torch.Tensor:  # [B, n_kept, D]
         cfg = self.config
         x = self.embed_tokens(input_ids)
         head_dim = cfg.hidden_size // cfg.num_attention_heads
@@ -148,10 +146,10 @@ class DreamBaseModel(nn.Module):
         mask = attention_mask_for_sdpa(attention_mask, x.dtype)
         for layer in self.layers:
             x = layer(x, cos, sin, mask, cache=cache)
-        return self.norm(x)
+        return keep_positions(self.norm(x), logits_to_keep)  # [B, n_kept, D]
 
 
-class DreamModel(PreTrainedModel):
+class DreamModel(DiffusionLMMixin, PreTrainedModel):
     """Dream diffusion LM with the dllm generation contract.
 
     ``forward(input_ids [B, q], attention_mask, position_ids, past_key_values, use_cache,
@@ -173,11 +171,9 @@ class DreamModel(PreTrainedModel):
     """
 
     config_class = DreamConfig
-    base_model_prefix = "model"
-    main_input_name = "input_ids"
-    supports_gradient_checkpointing = True
     _no_split_modules = ["DreamDecoderLayer"]
-    _supports_sdpa = True
+    _input_embeddings_path = "model.embed_tokens"
+    _lm_head_path = "lm_head"
 
     def __init__(self, config: DreamConfig):
         super().__init__(config)
@@ -202,50 +198,12 @@ class DreamModel(PreTrainedModel):
         elif isinstance(module, RMSNorm):
             nn.init.ones_(module.weight)
 
-    def get_input_embeddings(self) -> nn.Embedding:
-        return self.model.embed_tokens
-
-    def set_input_embeddings(self, value: nn.Embedding) -> None:
-        self.model.embed_tokens = value
-
-    def get_output_embeddings(self) -> nn.Module:
-        return self.model.embed_tokens if self.config.tie_word_embeddings else self.lm_head
-
-    def set_output_embeddings(self, value: nn.Module) -> None:
+    def _project_logits(self, hidden: torch.Tensor) -> torch.Tensor:  # [B, n_kept, D]
         if self.config.tie_word_embeddings:
-            self.model.embed_tokens = value
-        else:
-            self.lm_head = value
-
-    def forward(
-        self,
-        input_ids: torch.LongTensor,
-        attention_mask: Optional[torch.Tensor] = None,
-        position_ids: Optional[torch.LongTensor] = None,
-        past_key_values: Optional[Cache] = None,
-        use_cache: bool = False,
-        logits_to_keep: LogitsToKeep = None,
-        labels: Optional[torch.LongTensor] = None,
-        return_dict: bool = True,
-        cache: Optional[Cache] = None,
-        **kwargs: Any,
-    ) -> DiffusionLMOutput | tuple:
-        cache = resolve_cache(past_key_values, cache, use_cache)
-        if position_ids is None:
-            position_ids = default_position_ids(input_ids, cache)
-        hidden = self.model(input_ids, position_ids, attention_mask, cache)  # [B, q, D]
-        hidden = keep_positions(hidden, logits_to_keep)  # [B, n_kept, D]
-        if self.config.tie_word_embeddings:
-            logits = F.linear(hidden, self.model.embed_tokens.weight)  # [B, n_kept, V]
-        else:
-            logits = self.lm_head(hidden)  # [B, n_kept, V]
-        loss = masked_lm_loss(logits, labels) if labels is not None else None
-        out = DiffusionLMOutput(loss=loss, logits=logits, **{CACHE_FIELD: cache})
-        return out if return_dict else out.to_tuple()
+            return F.linear(hidden, self.model.embed_tokens.weight)  # [B, n_kept, V]
+        return self.lm_head(hidden)  # [B, n_kept, V]
 
 
 def register_with_transformers() -> None:
     """Register ``Dream`` with AutoConfig, AutoModel and AutoModelForMaskedLM (idempotent)."""
-    AutoConfig.register(DreamConfig.model_type, DreamConfig, exist_ok=True)
-    AutoModel.register(DreamConfig, DreamModel, exist_ok=True)
-    AutoModelForMaskedLM.register(DreamConfig, DreamModel, exist_ok=True)
+    register_auto_classes(DreamConfig, DreamModel)

@@ -14,26 +14,23 @@ keys, as in the official model.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Optional
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-from transformers import AutoConfig, AutoModel, AutoModelForMaskedLM, PreTrainedModel
+from transformers import PreTrainedModel
 from transformers.activations import ACT2FN
 from transformers.cache_utils import Cache
 from transformers.modeling_layers import GradientCheckpointingLayer
 
 from dllm_core.modeling import (
-    CACHE_FIELD,
-    DiffusionLMOutput,
+    DiffusionLMMixin,
     LogitsToKeep,
     RMSNorm,
     attention_mask_for_sdpa,
-    default_position_ids,
     keep_positions,
-    masked_lm_loss,
-    resolve_cache,
+    register_auto_classes,
     rotary_cos_sin,
     rotary_self_attention,
 )
@@ -151,7 +148,7 @@ class LLaDAModel(nn.Module):
         return logits
 
 
-class LLaDAModelLM(PreTrainedModel):
+class LLaDAModelLM(DiffusionLMMixin, PreTrainedModel):
     """LLaDA masked-diffusion LM with the dllm generation contract.
 
     ``forward(input_ids [B, q], attention_mask, position_ids, past_key_values, use_cache,
@@ -171,11 +168,10 @@ class LLaDAModelLM(PreTrainedModel):
     """
 
     config_class = LLaDAConfig
-    base_model_prefix = "model"
-    main_input_name = "input_ids"
-    supports_gradient_checkpointing = True
     _no_split_modules = ["LLaDABlock"]
-    _supports_sdpa = True
+    _input_embeddings_path = "model.transformer.wte"
+    _lm_head_path = "model.transformer.ff_out"
+    _tie_flag = "weight_tying"
 
     def __init__(self, config: LLaDAConfig):
         super().__init__(config)
@@ -192,43 +188,7 @@ class LLaDAModelLM(PreTrainedModel):
         elif isinstance(module, RMSNorm):
             nn.init.ones_(module.weight)
 
-    def get_input_embeddings(self) -> nn.Embedding:
-        return self.model.transformer.wte
-
-    def set_input_embeddings(self, value: nn.Embedding) -> None:
-        self.model.transformer.wte = value
-
-    def get_output_embeddings(self) -> nn.Module:
-        tr = self.model.transformer
-        return tr.wte if self.config.weight_tying else tr.ff_out
-
-    def set_output_embeddings(self, value: nn.Module) -> None:
-        self.model.transformer["wte" if self.config.weight_tying else "ff_out"] = value
-
-    def forward(
-        self,
-        input_ids: torch.LongTensor,
-        attention_mask: Optional[torch.Tensor] = None,
-        position_ids: Optional[torch.LongTensor] = None,
-        past_key_values: Optional[Cache] = None,
-        use_cache: bool = False,
-        logits_to_keep: LogitsToKeep = None,
-        labels: Optional[torch.LongTensor] = None,
-        return_dict: bool = True,
-        cache: Optional[Cache] = None,
-        **kwargs: Any,
-    ) -> DiffusionLMOutput | tuple:
-        cache = resolve_cache(past_key_values, cache, use_cache)
-        if position_ids is None:
-            position_ids = default_position_ids(input_ids, cache)
-        logits = self.model(input_ids, position_ids, attention_mask, cache, logits_to_keep)
-        loss = masked_lm_loss(logits, labels) if labels is not None else None
-        out = DiffusionLMOutput(loss=loss, logits=logits, **{CACHE_FIELD: cache})
-        return out if return_dict else out.to_tuple()
-
 
 def register_with_transformers() -> None:
     """Register ``llada`` with AutoConfig, AutoModel and AutoModelForMaskedLM (idempotent)."""
-    AutoConfig.register(LLaDAConfig.model_type, LLaDAConfig, exist_ok=True)
-    AutoModel.register(LLaDAConfig, LLaDAModelLM, exist_ok=True)
-    AutoModelForMaskedLM.register(LLaDAConfig, LLaDAModelLM, exist_ok=True)
+    register_auto_classes(LLaDAConfig, LLaDAModelLM)

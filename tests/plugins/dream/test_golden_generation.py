@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from dllm_core.testing.generation import run_golden_case
+from dllm_core.testing.generation import check_golden_case
 from dllm_core.testing.golden import golden_cases
 from dllm_dream.modeling_dream import DreamModel
 
@@ -19,16 +19,7 @@ def model(golden_dir):
 
 @pytest.mark.parametrize("case", CASES, ids=[case["id"] for case in CASES])
 def test_golden_case(model, case):
-    calls = []
-    hook = model.register_forward_hook(lambda module, args, output: calls.append(1))
-    try:
-        run = run_golden_case(model, case)
-    finally:
-        hook.remove()
-    expected = case["expected"]
-    assert run.output.sequences.tolist() == expected["output_ids"]
-    assert run.output.nfe == expected["nfe"] == len(calls)
-    assert run.committed_per_call == case["stability"]["tokens_committed_per_call"]
+    check_golden_case(model, case)
 
 
 def test_all_cases_present():
