@@ -86,3 +86,11 @@ def dllm_register_generators(register: Register) -> None:
     }
     for name, (target, description) in parts.items():
         register(name, f"dllm_core.generation.{target}", description=description)
+
+
+@hookimpl
+def dllm_register_suites(register: Register) -> None:
+    register("standard", "dllm_core.evaluation.suites:STANDARD",
+             description="LLaDA-8B-Base protocol: likelihood and generation benchmarks of the LLaDA paper")
+    register("instruct", "dllm_core.evaluation.suites:INSTRUCT",
+             description="Dream-v0-Instruct-7B protocol: chat-template generation benchmarks of the Dream paper")

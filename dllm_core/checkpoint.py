@@ -27,6 +27,8 @@ from dllm_core.registry import DllmError, get_registry, load_reference
 
 DLLM_JSON = "dllm.json"
 ADAPTER_CONFIG = "adapter_config.json"
+#: what is fetched for a hub id: configs, safetensors weights, tokenizer files; never code or pickles
+HUB_FILE_PATTERNS = ["*.json", "*.safetensors", "*.txt", "*.model", "*.jinja", "*.tiktoken"]
 
 
 @dataclass
@@ -104,6 +106,26 @@ def _read_json(path: Path) -> dict[str, Any]:
         return json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as exc:
         raise DllmError(f"cannot read {path}: {exc}") from None
+
+
+def locate_checkpoint(name: Path | str) -> Path:
+    """A local checkpoint folder for ``name``: the folder itself, or a Hugging Face hub id
+    (``GSAI-ML/LLaDA-8B-Instruct``) fetched into the hub cache (safetensors, configs and
+    tokenizer files only: no remote code, no pickled weights; the cache is used when offline)."""
+    path = Path(name)
+    if path.is_dir():
+        return path
+    text = str(name)
+    if path.exists() or text.count("/") != 1 or text.startswith((".", "/")):
+        raise DllmError(f"checkpoint folder {name} does not exist; pass the folder holding config.json "
+                        "or a Hugging Face hub id such as GSAI-ML/LLaDA-8B-Instruct")
+    from huggingface_hub import snapshot_download
+
+    try:
+        return Path(snapshot_download(text, allow_patterns=HUB_FILE_PATTERNS))
+    except Exception as exc:  # noqa: BLE001 - offline, unknown repo, gated repo, ...
+        raise DllmError(f"{name} is no local folder and could not be fetched from the Hugging Face hub "
+                        f"({type(exc).__name__}); download it first or check the name and network") from None
 
 
 def adapter_base(folder: Path) -> Path | None:

@@ -68,6 +68,15 @@ def dllm_register_tasks(register: Callable[..., None]) -> None:
 
 
 @hookspec
+def dllm_register_suites(register: Callable[..., None]) -> None:
+    """Register evaluation suites (``dllm eval --suite NAME``).
+
+    Call ``register(name, "module:SUITE", description=...)`` with a
+    :class:`dllm_core.evaluation.suites.Suite`.
+    """
+
+
+@hookspec
 def dllm_trainer_callbacks(context: dict[str, Any]) -> list[Any] | None:
     """Return ``transformers.TrainerCallback`` instances to attach to a training run.
 

@@ -39,6 +39,7 @@ REGISTRATION_HOOKS: dict[str, str] = {
     "objectives": "dllm_register_objectives",
     "generators": "dllm_register_generators",
     "tasks": "dllm_register_tasks",
+    "suites": "dllm_register_suites",
     "commands": "dllm_register_commands",
 }
 
@@ -418,6 +419,10 @@ class PluginHost:
     @property
     def tasks(self) -> Registry:
         return self.registries["tasks"]
+
+    @property
+    def suites(self) -> Registry:
+        return self.registries["suites"]
 
     @property
     def commands(self) -> Registry:

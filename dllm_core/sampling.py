@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from dllm_core.checkpoint import CheckpointInfo, load_model, load_tokenizer, resolve_family
+from dllm_core.checkpoint import CheckpointInfo, load_model, load_tokenizer, locate_checkpoint, resolve_family
 from dllm_core.family import ModelFamily
 from dllm_core.registry import DllmError, get_registry
 from dllm_core.tokens import SpecialTokens, adapt_tokenizer, resolve_special_tokens
@@ -91,7 +91,7 @@ class Sampler:
     @classmethod
     def from_checkpoint(cls, path: Path | str, *, preset: str | None = None, dtype: Any = None,
                         device: str | None = None) -> "Sampler":
-        path = Path(path)
+        path = locate_checkpoint(path)
         family = resolve_family(path)
         info = CheckpointInfo.read(path)
         defaults = dict(info.generator) if info is not None else {}

@@ -18,15 +18,15 @@ from pathlib import Path
 from typing import Any
 
 from dllm_core.evaluation.bundled import BUNDLED_TASKS
-from dllm_core.evaluation.suites import SUITES
-from dllm_core.registry import DllmError
+from dllm_core.registry import DllmError, get_registry
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("checkpoint", type=Path, help="checkpoint or LoRA adapter folder")
     parser.add_argument("--tasks", default="",
                         help=f"comma-separated lm-eval tasks or task YAML files; offline: {', '.join(BUNDLED_TASKS)}")
-    parser.add_argument("--suite", help="; ".join(f"{s.name}: {s.description}" for s in SUITES.values()))
+    parser.add_argument("--suite", help="; ".join(
+        f"{entry.name}: {entry.metadata.get('description', '')}" for entry in get_registry().suites))
     parser.add_argument("--num-fewshot", type=int, help="shots for every task (default: each task's own)")
     parser.add_argument("--limit", type=_limit, help="documents per task (a fraction when below 1)")
     parser.add_argument("--batch-size", type=int, help="prompts per generate call and Monte-Carlo rows per forward")

@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from dataclasses import replace
 from typing import Any, ClassVar
 
 import torch
@@ -34,7 +35,7 @@ from lm_eval.api.model import TemplateLM
 from lm_eval.utils import get_rolling_token_windows, make_disjoint_window
 from tqdm import tqdm
 
-from dllm_core.checkpoint import resolve_family
+from dllm_core.checkpoint import locate_checkpoint, resolve_family
 from dllm_core.evaluation import distributed
 from dllm_core.evaluation.distributed import ProcessInfo
 from dllm_core.evaluation.generation_plan import GenerationPlan, cut_at_stop_strings, plan_generation
@@ -65,7 +66,8 @@ class DiffusionLM(TemplateLM):
 
     def __init__(self, pretrained: str | None = None, **model_args: Any) -> None:
         super().__init__()
-        self.settings = settings_from_model_args({"pretrained": pretrained, **model_args})
+        settings = settings_from_model_args({"pretrained": pretrained, **model_args})
+        self.settings = replace(settings, pretrained=locate_checkpoint(settings.pretrained))
         family = resolve_family(self.settings.pretrained)
         if self.family_name is not None and family.name != self.family_name:
             raise DllmError(f"model '{self.family_name}' cannot evaluate {self.settings.pretrained}, which is a "

@@ -164,12 +164,13 @@ def evaluate(config: EvalConfig) -> dict[str, Any] | None:
     ``None`` on the others. Results are written to ``config.output_path`` when given."""
     from lm_eval.api.registry import get_model
 
-    from dllm_core.checkpoint import resolve_family
+    from dllm_core.checkpoint import locate_checkpoint, resolve_family
     from dllm_core.evaluation.models import lm_eval_name
     from dllm_core.evaluation.registration import register_lm_eval_models
     from dllm_core.evaluation.report import write_results
 
     runs = plan_runs(config)
+    config.checkpoint = locate_checkpoint(config.checkpoint)
     model = lm_eval_name(resolve_family(config.checkpoint))
     register_lm_eval_models()
     model_args = {**config.model_args, "pretrained": str(config.checkpoint)}

@@ -12,14 +12,15 @@ generation length in one command (lm-eval's task data needs the network). Source
 * ``instruct`` - the Dream-v0-Instruct-7B protocol: ``eval_instruct/eval.sh`` of DreamLM/Dream
   (arXiv 2508.15487), chat template on, with its shots and ``max_new_tokens`` per task.
 
-Pure data: importing this module imports nothing heavy.
+Suites are registered like other parts (hook ``dllm_register_suites``), so plugins can add
+their own. Pure data: importing this module imports nothing heavy.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dllm_core.registry import unknown_name_error
+from dllm_core.registry import DllmError, get_registry
 
 
 @dataclass(frozen=True)
@@ -88,12 +89,11 @@ INSTRUCT = Suite(
     apply_chat_template=True,
 )
 
-SUITES: dict[str, Suite] = {suite.name: suite for suite in (STANDARD, INSTRUCT)}
 
 
 def get_suite(name: str) -> Suite:
-    """The suite called ``name``; unknown names raise with a suggestion."""
-    try:
-        return SUITES[name]
-    except KeyError:
-        raise unknown_name_error("suite", name, SUITES, "Run `dllm eval --help` for the suites.") from None
+    """The registered suite called ``name`` (the core's or a plugin's); unknown names suggest one."""
+    suite = get_registry().suites.get(name)
+    if not isinstance(suite, Suite):
+        raise DllmError(f"suite '{name}' is a {type(suite).__name__}, not a dllm_core.evaluation.suites.Suite")
+    return suite

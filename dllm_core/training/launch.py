@@ -21,6 +21,7 @@ from dllm_core.checkpoint import (
     atomic_directory,
     load_model,
     load_tokenizer,
+    locate_checkpoint,
     register_family_classes,
     resolve_family,
 )
@@ -265,6 +266,8 @@ def run_training(config: TrainRunConfig) -> TrainRunResult:
     from dllm_core.training.report import write_loss_curve
     from dllm_core.training.trainer import DiffusionTrainer
 
+    if config.model is not None:
+        config.model = str(locate_checkpoint(config.model))
     family = resolve_run_family(config)
     tokenizer = build_tokenizer(config, family)
     special = resolve_special_tokens(tokenizer, tokenizer, family, source="the tokenizer")

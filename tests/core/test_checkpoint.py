@@ -61,3 +61,15 @@ def test_adapter_without_base_is_a_clear_error(tmp_path):
     (tmp_path / "adapter_config.json").write_text(json.dumps({"r": 4}))
     with pytest.raises(DllmError, match="base_model_name_or_path"):
         resolve_family(tmp_path)
+
+
+def test_locate_checkpoint_takes_folders_and_explains_unreachable_hub_ids(tmp_path, monkeypatch):
+    from dllm_core.checkpoint import locate_checkpoint
+
+    assert locate_checkpoint(tmp_path) == tmp_path
+    with pytest.raises(DllmError, match="does not exist"):
+        locate_checkpoint(tmp_path / "missing")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    with pytest.raises(DllmError, match="could not be fetched from the Hugging Face hub"):
+        locate_checkpoint("no-such-org/no-such-model")
