@@ -157,3 +157,26 @@ def test_dllm_chat_two_turns_through_a_pseudo_terminal(checkpoint):
         if process.poll() is None:
             process.kill()
         os.close(controller)
+
+
+def test_a_lora_adapter_folder_samples_like_its_merged_model(checkpoint, tmp_path):
+    from peft import LoraConfig, get_peft_model
+
+    from dllm_core.checkpoint import load_model, resolve_family
+    from dllm_core.sampling import Sampler
+
+    base = load_model(checkpoint)
+    peft_model = get_peft_model(base, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"],
+                                                 init_lora_weights=False))
+    adapter = tmp_path / "adapter"
+    peft_model.save_pretrained(adapter)
+    assert resolve_family(adapter).name == "llada"
+    merged = peft_model.merge_and_unload().eval()
+    sampler = Sampler.from_checkpoint(adapter)
+    ids = torch.tensor([sampler.encode(["1234\n3412\n"])[0]])
+    with torch.no_grad():
+        torch.testing.assert_close(sampler.model(ids).logits, merged(ids).logits, rtol=1e-5, atol=1e-5)
+        assert not torch.allclose(sampler.model(ids).logits, load_model(checkpoint)(ids).logits)
+    [completion] = sampler.complete(["1200\n3400\n0000\n4321"], chat=True,
+                                    overrides={"gen_length": 8, "steps": 8, "block_length": 8})
+    assert completion.nfe == 8
