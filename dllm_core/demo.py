@@ -39,7 +39,7 @@ class DemoConfig:
     output_dir: Path = Path("runs/demo")
     seed: int = 0
     train_puzzles: int = 20000
-    max_steps: int = 600
+    max_steps: int = 500
     batch_size: int = 64
     learning_rate: float = 3e-3
     eval_puzzles: int = 200
@@ -77,7 +77,7 @@ def train(config: DemoConfig) -> dict[str, Any]:
         data=f"sudoku4[train:{config.train_puzzles},seed:{config.seed}]",
         output_dir=config.output_dir, family="llada", preset="tiny", max_steps=config.max_steps,
         batch_size=config.batch_size, learning_rate=config.learning_rate, warmup_ratio=0.05,
-        lr_scheduler_type="cosine", logging_steps=50, seed=config.seed,
+        lr_scheduler_type="cosine", logging_steps=max(1, min(50, config.max_steps // 10)), seed=config.seed,
         generator_defaults=dict(PLAIN["params"]),
     )
     return run_training(run).train_metrics
