@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import pty
-import select
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
+from dllm_core.testing.terminal import TerminalSession
 from dllm_core.training.launch import TrainRunConfig, run_training
 
 DLLM = [sys.executable, "-m", "dllm_core.cli.main"]
@@ -50,34 +47,13 @@ def test_prompt_plus_generation_beyond_modernberts_8192_is_one_line_exit_2(check
     assert "Traceback" not in result.stderr
 
 
-def _read_until(fd: int, marker: bytes, timeout: float = 240) -> bytes:
-    data = b""
-    deadline = time.monotonic() + timeout
-    while marker not in data:
-        remaining = deadline - time.monotonic()
-        assert remaining > 0, f"timed out waiting for {marker!r}; got {data[-500:]!r}"
-        ready, _, _ = select.select([fd], [], [], remaining)
-        if ready:
-            chunk = os.read(fd, 4096)
-            assert chunk, f"process closed the terminal; got {data[-500:]!r}"
-            data += chunk
-    return data
-
-
 def test_dllm_chat_two_turns_through_a_pseudo_terminal(checkpoint):
-    controller, terminal = pty.openpty()
-    process = subprocess.Popen([*DLLM, "chat", str(checkpoint), "--system", "Answer briefly.", *GENERATION],
-                               stdin=terminal, stdout=terminal, stderr=terminal)
-    os.close(terminal)
-    try:
-        assert b"bertchat model, mdlm sampler" in _read_until(controller, b"you> ")
-        os.write(controller, b"What is 12+30?\n")
-        assert b"dllm> " in _read_until(controller, b"you> ")
-        os.write(controller, b"What is 5+7?\n")  # the second turn carries the first in its prompt
-        assert b"dllm> " in _read_until(controller, b"you> ")
-        os.write(controller, b"/quit\n")
-        assert process.wait(timeout=60) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-        os.close(controller)
+    command = [*DLLM, "chat", str(checkpoint), "--system", "Answer briefly.", *GENERATION]
+    with TerminalSession(command) as chat:
+        assert b"bertchat model, mdlm sampler" in chat.expect(b"you> ")
+        chat.send("What is 12+30?")
+        assert b"dllm> " in chat.expect(b"you> ")
+        chat.send("What is 5+7?")  # the second turn carries the first in its prompt
+        assert b"dllm> " in chat.expect(b"you> ")
+        chat.send("/quit")
+        assert chat.wait() == 0

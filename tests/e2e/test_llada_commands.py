@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
-import pty
-import select
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import torch
 
+from dllm_core.testing.terminal import TerminalSession
 from dllm_core.training.launch import TrainRunConfig, run_training
 
 DLLM = [sys.executable, "-m", "dllm_core.cli.main"]
@@ -123,40 +120,18 @@ def test_checkpoint_without_mask_token_is_a_clear_error(checkpoint, tmp_path):
     assert "has no mask token" in result.stderr and "Fix:" in result.stderr
 
 
-def _read_until(fd: int, marker: bytes, timeout: float = 240) -> bytes:
-    data = b""
-    deadline = time.monotonic() + timeout
-    while marker not in data:
-        remaining = deadline - time.monotonic()
-        assert remaining > 0, f"timed out waiting for {marker!r}; got {data[-500:]!r}"
-        ready, _, _ = select.select([fd], [], [], remaining)
-        if ready:
-            chunk = os.read(fd, 4096)
-            assert chunk, f"process closed the terminal; got {data[-500:]!r}"
-            data += chunk
-    return data
-
-
 def test_dllm_chat_two_turns_through_a_pseudo_terminal(checkpoint):
-    controller, terminal = pty.openpty()
-    process = subprocess.Popen([*DLLM, "chat", str(checkpoint), "--gen-length", "8", "--steps", "8",
-                                "--block-length", "8"], stdin=terminal, stdout=terminal, stderr=terminal)
-    os.close(terminal)
-    try:
-        assert b"/reset" in _read_until(controller, b"you> ")
-        os.write(controller, b"1200\n")
-        first = _read_until(controller, b"you> ")
-        assert b"dllm> " in first
-        os.write(controller, b"/reset\n")
-        assert b"conversation cleared" in _read_until(controller, b"you> ")
-        os.write(controller, b"3400\n")
-        assert b"dllm> " in _read_until(controller, b"you> ")
-        os.write(controller, b"/quit\n")
-        assert process.wait(timeout=60) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-        os.close(controller)
+    command = [*DLLM, "chat", str(checkpoint), "--gen-length", "8", "--steps", "8", "--block-length", "8"]
+    with TerminalSession(command) as chat:
+        assert b"/reset" in chat.expect(b"you> ")
+        chat.send("1200")
+        assert b"dllm> " in chat.expect(b"you> ")
+        chat.send("/reset")
+        assert b"conversation cleared" in chat.expect(b"you> ")
+        chat.send("3400")
+        assert b"dllm> " in chat.expect(b"you> ")
+        chat.send("/quit")
+        assert chat.wait() == 0
 
 
 def test_a_lora_adapter_folder_samples_like_its_merged_model(checkpoint, tmp_path):
