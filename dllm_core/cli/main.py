@@ -14,7 +14,7 @@ import traceback
 from typing import Sequence
 
 from dllm_core import __version__
-from dllm_core.registry import DllmError, get_registry, load_reference, unknown_name_error
+from dllm_core.registry import DllmError, get_registry, unknown_name_error
 
 USAGE_ERROR = 2
 
