@@ -88,7 +88,8 @@ def evaluate(config: DemoConfig) -> float:
     from dllm_core.evaluation.runner import evaluate_checkpoint
 
     results = evaluate_checkpoint(config.output_dir, ["dllm_sudoku4"], limit=config.eval_puzzles,
-                                  batch_size=50, output_path=config.output_dir / "eval")
+                                  batch_size=50, output_path=config.output_dir / "eval",
+                                  model_args=dict(PLAIN["params"]))  # the answer length it was trained on
     if results is None:
         raise DllmError("the evaluation returned no results (not the main process?)")
     return float(results["results"]["dllm_sudoku4"]["solved,none"])
