@@ -197,3 +197,22 @@ def load_tokenizer(folder: Path | str, family: ModelFamily | None = None) -> Any
         return AutoTokenizer.from_pretrained(source, trust_remote_code=False)
     except (OSError, ValueError) as exc:
         raise DllmError(f"no usable tokenizer in {source} ({exc}); save one with the checkpoint") from None
+
+
+def load_for_inference(folder: Path | str, family: ModelFamily, *, dtype: Any = None, device: Any = None,
+                       merge_adapter: bool = False) -> tuple[Any, Any, Any]:
+    """``(model, tokenizer, special tokens)`` of a checkpoint, ready to generate or score.
+
+    The model is in eval mode (on ``device`` when given; a LoRA adapter merged into its base
+    weights with ``merge_adapter``), the tokenizer adapted to the family (chat template, family
+    adapter), and the special tokens resolved (a missing mask token is a :class:`DllmError`).
+    """
+    from dllm_core.tokens import adapt_tokenizer, resolve_special_tokens
+
+    model = load_model(folder, family, **({} if dtype is None else {"dtype": dtype}))
+    if merge_adapter and hasattr(model, "merge_and_unload"):
+        model = model.merge_and_unload()
+    model = (model if device is None else model.to(device)).eval()
+    tokenizer = adapt_tokenizer(load_tokenizer(folder, family), family)
+    special = resolve_special_tokens(model.config, tokenizer, family, source=str(folder))
+    return model, tokenizer, special

@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from dllm_core.checkpoint import CheckpointInfo, load_model, load_tokenizer, locate_checkpoint, resolve_family
+from dllm_core.checkpoint import CheckpointInfo, load_for_inference, locate_checkpoint, resolve_family
 from dllm_core.family import ModelFamily
 from dllm_core.registry import DllmError, get_registry
-from dllm_core.tokens import SpecialTokens, adapt_tokenizer, resolve_special_tokens
+from dllm_core.tokens import SpecialTokens
 
 #: generic name -> {preset: that preset's own parameter name}; absent presets keep the generic name
 PARAMETER_NAMES: dict[str, dict[str, str]] = {
@@ -100,14 +100,7 @@ class Sampler:
         if not defaults:
             family_defaults = family.generator_defaults if chosen == family.default_generator else {}
             defaults = {**family_defaults, **generation_config_defaults(path, chosen)}
-        tokenizer = adapt_tokenizer(load_tokenizer(path, family), family)
-        options: dict[str, Any] = {}
-        if dtype is not None:
-            options["dtype"] = dtype
-        model = load_model(path, family, **options).eval()
-        if device is not None:
-            model = model.to(device)
-        special = resolve_special_tokens(model.config, tokenizer, family, source=str(path))
+        model, tokenizer, special = load_for_inference(path, family, dtype=dtype, device=device)
         return cls(model, tokenizer, family, special, chosen, defaults)
 
     # -- prompts ---------------------------------------------------------------------------------

@@ -13,12 +13,12 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from dllm_core.checkpoint import CheckpointInfo, adapter_base, load_model, load_tokenizer
+from dllm_core.checkpoint import CheckpointInfo, adapter_base, load_for_inference
 from dllm_core.evaluation.settings import AdapterSettings
 from dllm_core.family import ModelFamily
 from dllm_core.registry import DllmError, get_registry
 from dllm_core.sampling import max_positions
-from dllm_core.tokens import SpecialTokens, adapt_tokenizer, resolve_special_tokens
+from dllm_core.tokens import SpecialTokens
 
 DEFAULT_MAX_LENGTH = 2048
 
@@ -98,14 +98,10 @@ def load_for_evaluation(settings: AdapterSettings, family: ModelFamily, device: 
 
     folder = settings.pretrained
     generator = choose_generator(family, checkpoint_info(folder), settings)
-    options: dict[str, Any] = {}
-    if settings.dtype is not None:
-        options["dtype"] = settings.dtype if settings.dtype == "auto" else getattr(torch, settings.dtype)
-    model = load_model(folder, family, **options)
-    if hasattr(model, "merge_and_unload"):  # a LoRA adapter: fold it into the base weights
-        model = model.merge_and_unload()
-    model = model.to(device).eval()
-    tokenizer = adapt_tokenizer(load_tokenizer(folder, family), family)
-    special = resolve_special_tokens(model.config, tokenizer, family, source=str(folder))
+    dtype = settings.dtype
+    if dtype is not None and dtype != "auto":
+        dtype = getattr(torch, dtype)
+    model, tokenizer, special = load_for_inference(folder, family, dtype=dtype, device=device,
+                                                   merge_adapter=True)
     max_length = settings.max_length or model_max_length(model.config, tokenizer)
     return LoadedCheckpoint(family, model, tokenizer, special, generator, max_length)
