@@ -22,7 +22,7 @@ def dllm_register_commands(cli: Any) -> None:
     cli.add("chat", "dllm_core.cli.chat_command", help="Chat with a checkpoint in the terminal.")
     cli.add("eval", "dllm_core.cli.eval_command", help="Evaluate a checkpoint with lm-evaluation-harness.")
     cli.add("convert", "dllm_core.cli.convert_command",
-            help="Adapt an autoregressive checkpoint (Qwen2/Llama) into a diffusion model.")
+            help="Adapt an autoregressive checkpoint (Qwen2/Qwen3/Llama) into a diffusion model.")
     cli.add("demo", "dllm_core.cli.demo_command",
             help="The main job: train a tiny LLaDA on 4x4 sudoku, evaluate it and show it solving.")
     cli.add("new-plugin", "dllm_core.cli.new_plugin_command", help="Generate a new plugin package from the template.")

@@ -7,8 +7,9 @@ starting point for any family whose model has the Qwen2 layout (``model.embed_to
 ``model.layers.N.self_attn.{q,k,v,o}_proj``, ``mlp.{gate,up,down}_proj``, the two RMSNorms,
 ``model.norm``, ``lm_head``), e.g. Dream:
 
-1. the AR model (``Qwen2ForCausalLM``, ``LlamaForCausalLM``, ...) and its tokenizer are loaded
-   (safetensors, no remote code);
+1. the AR model -- a ``model_type`` of :data:`SOURCE_ARCHITECTURES` (``Qwen2ForCausalLM``,
+   ``Qwen3ForCausalLM``, ``LlamaForCausalLM``) -- and its tokenizer are loaded (safetensors, no
+   remote code); other architectures are refused before anything is loaded;
 2. the family's special tokens missing from the tokenizer are added: the mask token (required)
    and a BOS (the shift needs a first source position); a missing pad token becomes EOS;
 3. the vocabulary becomes V' = max(len(tokenizer), V). The embedding rows of the added tokens,
@@ -16,12 +17,13 @@ starting point for any family whose model has the Qwen2 layout (``model.embed_to
    ``e_new = (1 / n) sum_{k < n} e_k`` (n = the original tokenizer size), for the input
    embedding and the output head alike -- a new token starts as an "average" token rather than
    an untrained (or zero) row;
-4. the weights are copied name for name; q/k/v biases the source lacks (Llama) are zeros, so
-   the projections compute the same function. Anything else that does not map (e.g. Qwen3's
-   per-head q/k norms, Llama's output-projection bias, a different head size) is refused,
+4. the weights are copied name for name, Qwen3's per-head ``q_norm``/``k_norm`` included; q/k/v
+   biases the source lacks (Llama, Qwen3) are zeros, so the projections compute the same
+   function. Anything else that does not map (e.g. an output-projection bias) is refused,
    because the converted model would no longer compute what the AR model computed;
-5. the family's config gets the AR shape, V' and the special-token ids, and the checkpoint is
-   written atomically with its ``dllm.json`` (:func:`dllm_core.checkpoint.save_checkpoint`).
+5. the family's config gets the AR shape (``head_dim`` included), the architecture's extra
+   settings (``qk_norm`` for Qwen3), V' and the special-token ids, and the checkpoint is written
+   atomically with its ``dllm.json`` (:func:`dllm_core.checkpoint.save_checkpoint`).
 
 Run with a causal attention mask, the converted model computes exactly the AR logits; the
 diffusion training that follows is what teaches it to use full attention and the mask token.
@@ -29,6 +31,7 @@ diffusion training that follows is what teaches it to use full attention and the
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,12 +40,19 @@ from dllm_core.checkpoint import CheckpointInfo, register_family_classes, save_c
 from dllm_core.family import ModelFamily
 from dllm_core.registry import DllmError, get_registry, load_reference
 
-#: config attributes copied from the AR config to the family's (the Qwen2/Llama names)
+#: config attributes copied from the AR config to the family's (the Qwen2/Qwen3/Llama names),
+#: where the source has them (a Qwen2 config has no head_dim: the family's default, D / H, holds)
 SHAPE_KEYS = ("hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
-              "num_key_value_heads", "hidden_act", "max_position_embeddings", "rms_norm_eps",
-              "tie_word_embeddings", "initializer_range", "attention_dropout")
-#: parameters a source may lack; they are created as zeros (Llama has no q/k/v biases)
+              "num_key_value_heads", "head_dim", "hidden_act", "max_position_embeddings",
+              "rms_norm_eps", "tie_word_embeddings", "initializer_range", "attention_dropout")
+#: parameters a source may lack; they are created as zeros (Llama and Qwen3 have no q/k/v biases)
 ZERO_FILLED_SUFFIXES = ("self_attn.q_proj.bias", "self_attn.k_proj.bias", "self_attn.v_proj.bias")
+#: source ``model_type`` -> config values the family's model needs beyond the shared shape
+SOURCE_ARCHITECTURES: dict[str, dict[str, Any]] = {
+    "qwen2": {},
+    "llama": {},
+    "qwen3": {"qk_norm": True},  # per-head RMSNorm on q and k before RoPE
+}
 
 
 @dataclass
@@ -97,12 +107,30 @@ def add_family_tokens(tokenizer: Any, family: ModelFamily) -> list[str]:
     return added
 
 
-def target_config(family: ModelFamily, source_config: Any, tokenizer: Any, vocab_size: int) -> Any:
-    """The family's config with the AR model's shape, ``vocab_size`` and the tokenizer's ids."""
+def source_architecture(source: Path) -> dict[str, Any]:
+    """The extra config values for the ``model_type`` in ``source/config.json``; raises when that
+    architecture is not one of :data:`SOURCE_ARCHITECTURES`."""
+    config_file = Path(source) / "config.json"
+    if not config_file.is_file():
+        raise DllmError(f"{source} holds no config.json; pass the folder of a Hugging Face causal LM")
+    model_type = json.loads(config_file.read_text()).get("model_type")
+    if model_type not in SOURCE_ARCHITECTURES:
+        raise DllmError(f"{source} is a {model_type!r} model; --from-ar converts "
+                        f"{', '.join(SOURCE_ARCHITECTURES)} checkpoints")
+    return SOURCE_ARCHITECTURES[model_type]
+
+
+def target_config(family: ModelFamily, source_config: Any, tokenizer: Any, vocab_size: int,
+                  extra: dict[str, Any]) -> Any:
+    """The family's config with the AR model's shape, ``extra`` (the architecture's own settings),
+    ``vocab_size`` and the tokenizer's ids."""
     if family.config_class is None:
         raise DllmError(f"family {family.name} declares no config class to convert into")
+    if getattr(source_config, "use_sliding_window", False):
+        raise DllmError("the source uses sliding-window attention; only full attention converts")
     values = {key: getattr(source_config, key) for key in SHAPE_KEYS if hasattr(source_config, key)}
     values.update(
+        extra,
         vocab_size=vocab_size,
         rope_theta=rope_theta_of(source_config),
         max_window_layers=source_config.num_hidden_layers,
@@ -159,8 +187,7 @@ def convert_from_ar(config: ConvertConfig) -> ConvertResult:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     family = get_registry().families.get(config.family)
-    if not (Path(config.source) / "config.json").is_file():
-        raise DllmError(f"{config.source} holds no config.json; pass the folder of a Hugging Face causal LM")
+    extra = source_architecture(config.source)
     try:
         tokenizer = AutoTokenizer.from_pretrained(config.source, trust_remote_code=False)
         source_model = AutoModelForCausalLM.from_pretrained(config.source, use_safetensors=True,
@@ -172,7 +199,7 @@ def convert_from_ar(config: ConvertConfig) -> ConvertResult:
     fresh = tokenizer.convert_tokens_to_ids(added)
     vocab_size = max(len(tokenizer), source_model.config.vocab_size)
     register_family_classes(family)
-    model_config = target_config(family, source_model.config, tokenizer, vocab_size)
+    model_config = target_config(family, source_model.config, tokenizer, vocab_size, extra)
     model_class = load_reference(family.model_class or "transformers:AutoModelForMaskedLM")
     with torch.device("meta"):
         model = model_class(model_config)
@@ -187,7 +214,7 @@ def convert_from_ar(config: ConvertConfig) -> ConvertResult:
     for name, tensor in state.items():
         if tuple(tensor.shape) != tuple(target_shapes[name].shape):
             raise DllmError(f"{name}: the source has shape {list(tensor.shape)}, the family's model "
-                            f"{list(target_shapes[name].shape)} (e.g. a head size other than hidden/heads)")
+                            f"{list(target_shapes[name].shape)}")
     model.load_state_dict(state, strict=True, assign=True)
     if model_config.tie_word_embeddings:
         model.tie_weights()

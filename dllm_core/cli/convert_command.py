@@ -1,8 +1,9 @@
 """``dllm convert --from-ar PATH --family dream --output DIR``: an AR checkpoint as a diffusion model.
 
-Copies the weights of a Qwen2/Llama-style causal LM into the family's model, adds the mask (and
-BOS) token to the tokenizer with mean-initialised embedding rows, and writes a checkpoint with
-its ``dllm.json`` (see :mod:`dllm_core.convert`). Imports torch/transformers only when it runs.
+Copies the weights of a Qwen2, Qwen3 or Llama causal LM into the family's model, adds the mask
+(and BOS) token to the tokenizer with mean-initialised embedding rows, and writes a checkpoint
+with its ``dllm.json`` (see :mod:`dllm_core.convert`). Imports torch/transformers only when it
+runs.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--from-ar", required=True, type=Path, dest="source",
-                        help="folder of the autoregressive checkpoint (Qwen2ForCausalLM, LlamaForCausalLM, ...)")
+                        help="folder of the autoregressive checkpoint (a Qwen2, Qwen3 or Llama causal LM)")
     parser.add_argument("--family", required=True, help="diffusion family to convert into (e.g. dream)")
     parser.add_argument("--output", required=True, type=Path, help="folder to write the converted checkpoint to")
 

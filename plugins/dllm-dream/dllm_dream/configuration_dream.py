@@ -2,6 +2,8 @@
 
 ``DreamConfig()`` is the Dream-v0-7B shape (Qwen2.5-7B plus a mask token). Official
 ``config.json`` files load unchanged; fields the model does not read are kept as attributes.
+Two fields official checkpoints lack describe models converted from Qwen3 (``dllm convert``):
+``head_dim`` (default hidden_size // num_attention_heads) and ``qk_norm`` (default off).
 """
 
 from __future__ import annotations
@@ -21,8 +23,10 @@ class DreamConfig(PretrainedConfig):
         hidden_size: int = 3584,
         intermediate_size: int = 18944,  # SwiGLU inner size
         num_hidden_layers: int = 28,
-        num_attention_heads: int = 28,  # head dim = hidden_size // num_attention_heads
+        num_attention_heads: int = 28,
         num_key_value_heads: Optional[int] = 4,  # grouped-query; None = num_attention_heads
+        head_dim: Optional[int] = None,  # per-head size; None = hidden_size // num_attention_heads
+        qk_norm: bool = False,  # per-head RMSNorm on q and k before RoPE (Qwen3); off in Dream
         hidden_act: str = "silu",  # gate activation
         max_position_embeddings: int = 131072,
         initializer_range: float = 0.02,  # std of the normal init used when training from scratch
@@ -47,6 +51,8 @@ class DreamConfig(PretrainedConfig):
         self.num_hidden_layers = num_hidden_layers
         self.num_attention_heads = num_attention_heads
         self.num_key_value_heads = num_key_value_heads or num_attention_heads
+        self.head_dim = head_dim or hidden_size // num_attention_heads
+        self.qk_norm = qk_norm
         self.hidden_act = hidden_act
         self.max_position_embeddings = max_position_embeddings
         self.initializer_range = initializer_range

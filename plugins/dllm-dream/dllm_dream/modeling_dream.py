@@ -11,6 +11,10 @@ Per layer (pre-norm; q/k/v projections with bias, grouped-query attention):
 and logits = lm_head(norm(x_L)). Logits are returned unshifted: Dream reads the prediction for
 token i at position i - 1 (position 0 keeps its own); generators and objectives apply that
 shift, not the model.
+
+Models converted from Qwen3 (``dllm convert --from-ar``) set ``config.qk_norm``: every head of
+q_proj(n1) and k_proj(n1) is RMS-normalised before RoPE (``q_norm``/``k_norm``, one weight [Dh]
+shared by all heads), and their head size Dh = ``config.head_dim`` may differ from D / H.
 """
 
 from __future__ import annotations
@@ -47,18 +51,26 @@ def _check_supported(config: DreamConfig) -> None:
         raise NotImplementedError("Dream with use_sliding_window=True is not supported")
 
 
+def _norm_heads(norm: RMSNorm, x: torch.Tensor) -> torch.Tensor:
+    """``norm`` (over Dh) applied to every head of ``x`` [B, q, H*Dh]; returns [B, q, H*Dh]."""
+    return norm(x.unflatten(-1, (-1, norm.weight.shape[0]))).flatten(-2)
+
+
 class DreamAttention(nn.Module):
-    """Multi-head attention with q/k/v biases and grouped key/value heads."""
+    """Multi-head attention with q/k/v biases, grouped key/value heads and optional q/k norms."""
 
     def __init__(self, config: DreamConfig, layer_idx: int):
         super().__init__()
-        d, head_dim = config.hidden_size, config.hidden_size // config.num_attention_heads
+        d, head_dim = config.hidden_size, config.head_dim
         self.config = config
         self.layer_idx = layer_idx
         self.q_proj = nn.Linear(d, config.num_attention_heads * head_dim, bias=True)
         self.k_proj = nn.Linear(d, config.num_key_value_heads * head_dim, bias=True)
         self.v_proj = nn.Linear(d, config.num_key_value_heads * head_dim, bias=True)
         self.o_proj = nn.Linear(config.num_attention_heads * head_dim, d, bias=False)
+        if config.qk_norm:
+            self.q_norm = RMSNorm(head_dim, config.rms_norm_eps)
+            self.k_norm = RMSNorm(head_dim, config.rms_norm_eps)
 
     def forward(
         self,
@@ -68,8 +80,11 @@ class DreamAttention(nn.Module):
         mask: Optional[torch.Tensor],
         cache: Optional[Cache],
     ) -> torch.Tensor:  # [B, q, D]
+        q, k = self.q_proj(x), self.k_proj(x)  # [B, q, H*Dh], [B, q, H_kv*Dh]
+        if self.config.qk_norm:
+            q, k = _norm_heads(self.q_norm, q), _norm_heads(self.k_norm, k)
         out = rotary_self_attention(
-            self.q_proj(x), self.k_proj(x), self.v_proj(x), cos, sin,
+            q, k, self.v_proj(x), cos, sin,
             n_heads=self.config.num_attention_heads,
             n_kv_heads=self.config.num_key_value_heads,
             mask=mask,
@@ -141,8 +156,7 @@ class DreamBaseModel(nn.Module):
     ) -> torch.Tensor:  # [B, n_kept, D]
         cfg = self.config
         x = self.embed_tokens(input_ids)
-        head_dim = cfg.hidden_size // cfg.num_attention_heads
-        cos, sin = rotary_cos_sin(position_ids, head_dim, cfg.rope_theta)  # [B, q, Dh] each
+        cos, sin = rotary_cos_sin(position_ids, cfg.head_dim, cfg.rope_theta)  # [B, q, Dh] each
         mask = attention_mask_for_sdpa(attention_mask, x.dtype)
         for layer in self.layers:
             x = layer(x, cos, sin, mask, cache=cache)

@@ -1,8 +1,9 @@
-"""``dllm convert --from-ar``: a tiny Qwen2/Llama causal LM becomes a Dream checkpoint.
+"""``dllm convert --from-ar``: a tiny Qwen2/Qwen3/Llama causal LM becomes a Dream checkpoint.
 
 What is checkable: Dream is bidirectional, so with its default (full) attention its logits differ
 from the AR model's; with a causal attention mask it must compute exactly the AR logits (same
-weights, zero biases where Llama has none). The new token rows are the mean of the old rows.
+weights, zero biases where Llama and Qwen3 have none, Qwen3's q/k norms and head size carried
+over). The new token rows are the mean of the old rows.
 """
 
 from __future__ import annotations
@@ -39,20 +40,23 @@ def ar_tokenizer():
     return PreTrainedTokenizerFast(tokenizer_object=backend, eos_token=EOS)
 
 
-def save_ar(folder: Path, kind: str, extra_rows: int = 0) -> torch.nn.Module:
+def save_ar(folder: Path, kind: str, extra_rows: int = 0, **overrides) -> torch.nn.Module:
+    """Save a tiny random ``kind`` causal LM with :func:`ar_tokenizer` to ``folder``; return it.
+
+    Qwen3 gets head_dim 16, twice hidden_size / heads, as real Qwen3 sizes have their own.
+    """
     from transformers import LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM, Qwen3Config, Qwen3ForCausalLM
 
     tokenizer = ar_tokenizer()
     classes = {"qwen2": (Qwen2Config, Qwen2ForCausalLM), "llama": (LlamaConfig, LlamaForCausalLM),
                "qwen3": (Qwen3Config, Qwen3ForCausalLM)}
     config_class, model_class = classes[kind]
-    config = config_class(**SHAPE, vocab_size=len(tokenizer) + extra_rows, eos_token_id=0,
-                          tie_word_embeddings=False, rms_norm_eps=1e-6)
-    if kind == "qwen3":
-        config.head_dim = SHAPE["hidden_size"] // SHAPE["num_attention_heads"]
+    own = {"head_dim": 16} if kind == "qwen3" else {}
+    config = config_class(**{**SHAPE, **own, **overrides}, vocab_size=len(tokenizer) + extra_rows,
+                          eos_token_id=0, tie_word_embeddings=False, rms_norm_eps=1e-6)
     torch.manual_seed(0)
     model = model_class(config).eval()
-    with torch.no_grad():  # random non-zero biases, so copying them is really tested
+    with torch.no_grad():  # random non-zero biases and norm weights, so copying them is really tested
         for name, parameter in model.named_parameters():
             if name.endswith("bias") or "norm" in name:
                 parameter.normal_(0, 0.1) if name.endswith("bias") else parameter.uniform_(0.5, 1.5)
@@ -65,7 +69,7 @@ def causal_mask(length: int) -> torch.Tensor:
     return torch.ones(length, length, dtype=torch.bool).tril()[None, None]  # [1, 1, L, L]
 
 
-@pytest.mark.parametrize("kind, extra_rows", [("qwen2", 0), ("qwen2", 5), ("llama", 0)])
+@pytest.mark.parametrize("kind, extra_rows", [("qwen2", 0), ("qwen2", 5), ("llama", 0), ("qwen3", 0)])
 def test_converted_model_computes_the_ar_logits_under_a_causal_mask(tmp_path, kind, extra_rows):
     from dllm_dream.modeling_dream import DreamModel
     from transformers import AutoTokenizer
@@ -95,11 +99,16 @@ def test_converted_model_computes_the_ar_logits_under_a_causal_mask(tmp_path, ki
     assert tokenizer.mask_token_id in new_rows and tokenizer.bos_token_id in new_rows
     torch.testing.assert_close(embed[new_rows], ar_embed[:known].mean(0).expand(len(new_rows), -1))
     torch.testing.assert_close(head[new_rows], ar_head[:known].mean(0).expand(len(new_rows), -1))
-    if kind == "llama":
+    if kind in ("llama", "qwen3"):
         assert len(result.zero_filled) == 3 * SHAPE["num_hidden_layers"]
         assert all(model.get_parameter(name).abs().sum() == 0 for name in result.zero_filled)
     else:
         assert result.zero_filled == []
+    head_dim = 16 if kind == "qwen3" else SHAPE["hidden_size"] // SHAPE["num_attention_heads"]
+    assert config["qk_norm"] == (kind == "qwen3") and config["head_dim"] == head_dim
+    if kind == "qwen3":
+        for name in ("model.layers.1.self_attn.q_norm.weight", "model.layers.1.self_attn.k_norm.weight"):
+            torch.testing.assert_close(model.get_parameter(name), ar.get_parameter(name), rtol=0, atol=0)
 
     ids = torch.tensor([tokenizer("the quick brown fox")["input_ids"]])
     with torch.no_grad():
@@ -112,9 +121,19 @@ def test_converted_model_computes_the_ar_logits_under_a_causal_mask(tmp_path, ki
 
 
 def test_unconvertible_sources_are_refused(tmp_path):
-    save_ar(tmp_path / "qwen3", "qwen3")
-    with pytest.raises(DllmError, match="q_norm"):
-        convert_from_ar(ConvertConfig(tmp_path / "qwen3", "dream", tmp_path / "out"))
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    gpt2 = GPT2LMHeadModel(GPT2Config(n_embd=32, n_layer=1, n_head=4, n_positions=64, vocab_size=28))
+    gpt2.save_pretrained(tmp_path / "gpt2")
+    ar_tokenizer().save_pretrained(tmp_path / "gpt2")
+    with pytest.raises(DllmError, match="'gpt2' model; --from-ar converts qwen2, llama, qwen3 checkpoints"):
+        convert_from_ar(ConvertConfig(tmp_path / "gpt2", "dream", tmp_path / "out"))
+    save_ar(tmp_path / "biased", "qwen3", attention_bias=True)  # an o_proj bias Dream has no place for
+    with pytest.raises(DllmError, match="no place for .*o_proj.bias"):
+        convert_from_ar(ConvertConfig(tmp_path / "biased", "dream", tmp_path / "out"))
+    save_ar(tmp_path / "windowed", "qwen2", use_sliding_window=True, sliding_window=4)
+    with pytest.raises(DllmError, match="sliding-window"):
+        convert_from_ar(ConvertConfig(tmp_path / "windowed", "dream", tmp_path / "out"))
     assert not (tmp_path / "out").exists()
     with pytest.raises(DllmError, match="no config.json"):
         convert_from_ar(ConvertConfig(tmp_path / "missing", "dream", tmp_path / "out"))

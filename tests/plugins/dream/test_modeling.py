@@ -39,6 +39,35 @@ class TestDreamModelContract(ModelContractTests):
                 "position_ids": data["position_ids_padded"]}
 
 
+class TestQKNormDreamModelContract(ModelContractTests):
+    """The contract again for the Qwen3-style options: per-head q/k RMSNorm, head_dim != D / H."""
+
+    def make_model(self):
+        torch.manual_seed(0)
+        model = DreamModel(_tiny(qk_norm=True, head_dim=64)).eval()
+        with torch.no_grad():  # non-trivial norm weights, so the norms' placement matters
+            for name, parameter in model.named_parameters():
+                if name.endswith(("q_norm.weight", "k_norm.weight")):
+                    parameter.uniform_(0.5, 1.5)
+        return model
+
+    def make_inputs(self):
+        mask = torch.ones(2, 16, dtype=torch.long)
+        mask[1, :3] = 0  # row 1 left-padded
+        ids = torch.randint(0, 96, (2, 16), generator=torch.Generator().manual_seed(1))
+        return {"input_ids": ids, "attention_mask": mask, "position_ids": (mask.cumsum(-1) - 1).clamp(min=0)}
+
+
+def test_qk_norm_and_head_dim_are_off_by_default():
+    """Official Dream: no q/k norms, head size D / H; the Qwen3 options add [Dh] norm weights."""
+    assert not any("_norm" in name and "self_attn" in name for name in DreamModel(_tiny()).state_dict())
+    assert _tiny().head_dim == 128 // 4
+    model = DreamModel(_tiny(qk_norm=True, head_dim=64))
+    attention = model.model.layers[0].self_attn
+    assert attention.q_norm.weight.shape == attention.k_norm.weight.shape == (64,)
+    assert attention.q_proj.weight.shape == (4 * 64, 128) and attention.o_proj.weight.shape == (128, 4 * 64)
+
+
 def test_golden_logits_unshifted(golden_dir):
     model = DreamModel.from_pretrained(golden_dir / "dream" / "checkpoint")
     data = load_file(golden_dir / "dream" / "logits.safetensors")
