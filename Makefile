@@ -1,6 +1,7 @@
 # dllm: the two commands a newcomer runs (both create .venv when missing).
 #   make demo   install everything and run the main job end to end
 #   make test   install everything and run the test suite
+#   make test-scale   multi-process training on CPU: DDP, ZeRO-2/3, FSDP2, LoRA/4-bit, resume (minutes)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -9,7 +10,7 @@ export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install demo test test-core clean
+.PHONY: install install-scale demo test test-scale test-core clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,12 +24,23 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml $(addsuffix /pyproject.toml,$(P
 
 install: $(VENV)/.installed
 
+# the optional extras the scale tests use: DeepSpeed and bitsandbytes (torch stays the CPU wheel)
+$(VENV)/.installed-scale: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e ".[test,lora,eval,deepspeed,quant]"
+	touch $@
+
+install-scale: $(VENV)/.installed-scale
+
 demo: install
 	$(BIN)/dllm plugins
 	$(BIN)/dllm demo --output-dir runs/demo
 
 test: install
 	$(BIN)/python -m pytest tests -q
+
+# tests/scale is never collected by `make test` (norecursedirs in pyproject.toml)
+test-scale: install-scale
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest tests/scale -q
 
 clean:
 	rm -rf $(VENV) runs build dist

@@ -18,6 +18,8 @@ def dllm_register_commands(cli: Any) -> None:
     cli.add("plugins", "dllm_core.cli.plugins_command", help="List installed plugins and what they register.")
     cli.add("list", "dllm_core.cli.list_command", help="List registered names of one kind (families, schedules, ...).")
     cli.add("train", "dllm_core.cli.train_command", help="Train a diffusion LM from a preset or fine-tune a checkpoint.")
+    cli.add("merge-lora", "dllm_core.cli.merge_lora_command",
+            help="Merge a LoRA adapter into its base model: a full checkpoint.")
     cli.add("sample", "dllm_core.cli.sample_command", help="Generate completions from a checkpoint.")
     cli.add("chat", "dllm_core.cli.chat_command", help="Chat with a checkpoint in the terminal.")
     cli.add("eval", "dllm_core.cli.eval_command", help="Evaluate a checkpoint with lm-evaluation-harness.")

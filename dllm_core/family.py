@@ -39,6 +39,10 @@ class ModelFamily:
         supports_kv_cache: models accept ``past_key_values``/``use_cache`` (prefix/dual cache).
         supports_logits_to_keep: models accept ``logits_to_keep`` (LM-head slicing).
         presets: size presets for training from scratch: name -> config keyword arguments.
+        model_builder: lazy ``"module:function"`` for families whose model wraps another
+            family's (a *backbone*), called as ``function(preset, tokenizer, backbone=NAME)``
+            to build the model trained from scratch (``dllm train --backbone NAME``); ``None``:
+            ``model_class`` built from this family's own preset config.
         default_objective: registry name of the default training objective.
         default_generator: registry name of the default generator preset.
         generator_defaults: default keyword arguments for that generator.
@@ -58,6 +62,7 @@ class ModelFamily:
     supports_kv_cache: bool = False
     supports_logits_to_keep: bool = False
     presets: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    model_builder: str | None = None
     default_objective: str = "masked-diffusion"
     default_generator: str = "mdlm"
     generator_defaults: Mapping[str, Any] = field(default_factory=dict)

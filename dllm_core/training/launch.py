@@ -12,13 +12,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from dllm_core.checkpoint import (
     CheckpointInfo,
-    atomic_directory,
     load_model,
     load_tokenizer,
     locate_checkpoint,
@@ -29,8 +29,11 @@ from dllm_core.family import ModelFamily
 from dllm_core.registry import DllmError, get_registry, load_reference, unknown_name_error
 from dllm_core.sampling import max_positions
 from dllm_core.tokens import SpecialTokens, adapt_tokenizer, resolve_special_tokens
+from dllm_core.training.adapters import LoraOptions, add_lora, four_bit_config
 
 Mode = Literal["sft", "pt"]
+FINAL_STAGING = ".final-staging"
+TRAINING_ARGS_FILE = "training_args.bin"  # a pickle the Trainer adds; not part of a dllm checkpoint
 
 
 @dataclass
@@ -41,11 +44,13 @@ class TrainRunConfig:
     output_dir: Path
     family: str | None = None  # registry name; from the checkpoint when ``model`` is given
     preset: str | None = None  # size preset for training from scratch
+    backbone: str | None = None  # family wrapped by a family with a model_builder (Edit Flows)
     model: str | None = None  # checkpoint folder to fine-tune
     mode: Mode = "sft"  # "sft": chat turns, prompt never masked; "pt": packed text blocks
     objective: str | None = None  # registry name; the family's default when None
-    schedule: str = "linear"  # registry name of the noise schedule
+    schedule: str | None = None  # registry name of the noise schedule; None = the objective's default
     weighting: str | None = None  # objective's loss weighting ("schedule", "uniform", "cart"); None = its default
+    objective_options: dict[str, Any] = field(default_factory=dict)  # more fields of the objective's config
     max_length: int = 256  # SFT: longest example; PT: block size
     max_steps: int = -1
     num_train_epochs: float = 1.0
@@ -64,6 +69,10 @@ class TrainRunConfig:
     report_to: str = "none"
     resume: bool = False
     disable_progress_bar: bool = False
+    save_total_limit: int | None = None  # keep only the newest N checkpoint-N folders
+    streaming: bool = False  # PT only: read, tokenize and pack the data lazily (needs max_steps)
+    lora: LoraOptions | None = None  # train a LoRA adapter of ``model`` instead of all its weights
+    load_in_4bit: bool = False  # load ``model`` in NF4 (bitsandbytes) under the LoRA adapter
     generator_defaults: dict[str, Any] = field(default_factory=dict)
 
 
@@ -72,6 +81,8 @@ class TrainRunResult:
     checkpoint: Path
     train_metrics: dict[str, float]
     eval_metrics: dict[str, float]
+    processes: int = 1  # how many processes trained together
+    main_process: bool = True  # False in the other processes of a multi-process run
 
 
 def resolve_run_family(config: TrainRunConfig) -> ModelFamily:
@@ -127,12 +138,31 @@ def preset_config(family: ModelFamily, preset: str, tokenizer: Any) -> Any:
 
 def build_model(config: TrainRunConfig, family: ModelFamily, tokenizer: Any) -> Any:
     if config.model is not None:
-        return load_model(config.model, family)
+        model = load_model(config.model, family, **four_bit_loading(config))
+        if config.lora is not None:
+            model = add_lora(model, config.lora, quantized=config.load_in_4bit,
+                             gradient_checkpointing=config.gradient_checkpointing)
+        return model
+    if family.model_builder is not None:
+        return load_reference(family.model_builder)(config.preset or "tiny", tokenizer, backbone=config.backbone)
+    if config.backbone is not None:
+        raise DllmError(f"--backbone is for families that wrap another family's model; {family.name} does not")
     model_class = load_reference(family.model_class or "transformers:AutoModelForMaskedLM")
     model_config = preset_config(family, config.preset or "tiny", tokenizer)
     if hasattr(model_class, "from_config"):
         return model_class.from_config(model_config)
     return model_class(model_config)
+
+
+def four_bit_loading(config: TrainRunConfig) -> dict[str, Any]:
+    """``from_pretrained`` options for ``--load-in-4bit``: NF4 weights on this process's device."""
+    if not config.load_in_4bit:
+        return {}
+    if config.lora is None:
+        raise DllmError("4-bit weights cannot be trained directly: add --lora (QLoRA)")
+    from accelerate import PartialState
+
+    return {"quantization_config": four_bit_config(config.bf16), "device_map": {"": PartialState().device}}
 
 
 def check_context(config: TrainRunConfig, model_config: Any) -> None:
@@ -148,10 +178,12 @@ def build_objective(config: TrainRunConfig, family: ModelFamily) -> Any:
     """The registered objective (``--objective`` or the family's default) with the schedule."""
     registry = get_registry()
     objective_class = registry.objectives.get(config.objective or family.default_objective)
-    schedule = registry.schedules.get(config.schedule)()
-    options: dict[str, Any] = {"schedule": schedule}
+    options: dict[str, Any] = {}
+    if config.schedule is not None:
+        options["schedule"] = registry.schedules.get(config.schedule)()
     if config.weighting is not None:
         options["weighting"] = config.weighting
+    options.update(config.objective_options)
     try:
         return objective_class(objective_class.config_class(**options))
     except (TypeError, ValueError) as exc:
@@ -162,11 +194,16 @@ def build_datasets(config: TrainRunConfig, tokenizer: Any, family: ModelFamily) 
     """Tokenized train and (optional) test datasets for the run's mode.
 
     A family with shifted logits (Dream) predicts token i from position i - 1, so its examples
-    start with a BOS that gives the first real token a source (``prepend_bos``).
+    start with a BOS that gives the first real token a source (``prepend_bos``). With
+    ``streaming`` the train set is packed lazily (:mod:`dllm_core.training.streaming`).
     """
     from dllm_core.data.processing import PTConfig, SFTConfig, pack_pretraining, tokenize_sft
     from dllm_core.data.spec import load_dataset_spec
 
+    if config.streaming:
+        from dllm_core.training.streaming import streaming_pretraining
+
+        return streaming_pretraining(config.data, tokenizer, config.max_length, family.logit_shift, config.seed), None
     splits = load_dataset_spec(config.data)
 
     def process(split: Any) -> Any:
@@ -192,12 +229,16 @@ def checkpoint_info(config: TrainRunConfig, family: ModelFamily, objective: Any)
         objective={"name": objective.name, **objective_config},
         schedule=objective.config.schedule.to_config(),
         generator=generator,
-        extra={"mode": config.mode, "data": config.data, "preset": config.preset, "base_model": config.model},
+        extra={"mode": config.mode, "data": config.data, "preset": config.preset, "base_model": config.model,
+               **({"backbone_family": config.backbone} if config.backbone else {})},
     )
 
 
-def training_arguments(config: TrainRunConfig, has_eval: bool) -> Any:
-    """``TrainingArguments`` for the run (transformers 4.57 and 5.x spell warmup differently)."""
+def training_arguments(config: TrainRunConfig, has_eval: bool, configured_state: bool = False) -> Any:
+    """``TrainingArguments`` for the run (transformers 4.57 and 5.x spell warmup differently).
+
+    ``configured_state``: use the accelerate state that :mod:`dllm_core.training.distributed` set up.
+    """
     import torch
     from transformers import TrainingArguments
 
@@ -207,6 +248,9 @@ def training_arguments(config: TrainRunConfig, has_eval: bool) -> Any:
     )
     if config.gradient_checkpointing:
         version_specific["gradient_checkpointing"] = True
+        version_specific["gradient_checkpointing_kwargs"] = {"use_reentrant": False}
+    if configured_state:
+        version_specific["accelerator_config"] = {"use_configured_state": True}
     return TrainingArguments(
         **version_specific,
         output_dir=str(config.output_dir),
@@ -221,6 +265,7 @@ def training_arguments(config: TrainRunConfig, has_eval: bool) -> Any:
         logging_steps=config.logging_steps,
         save_strategy="steps" if config.save_steps else "no",
         save_steps=config.save_steps or 500,
+        save_total_limit=config.save_total_limit,
         eval_strategy="steps" if has_eval and config.eval_steps else "no",
         eval_steps=config.eval_steps,
         seed=config.seed,
@@ -243,34 +288,53 @@ def latest_trainer_checkpoint(output_dir: Path) -> str | None:
     return str(max(candidates, key=lambda p: int(p.name.split("-")[-1])))
 
 
-def save_final(model: Any, tokenizer: Any, output_dir: Path, info: CheckpointInfo) -> None:
+def discard_partial_checkpoints(output_dir: Path) -> None:
+    """Remove what a killed run left half-written (``.checkpoint-N.partial``, ``.final-staging``)."""
+    for path in [*output_dir.glob(".checkpoint-*.partial"), output_dir / FINAL_STAGING]:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def save_final(trainer: Any, output_dir: Path, info: CheckpointInfo) -> None:
     """Write the final checkpoint into ``output_dir`` itself, each file replaced atomically.
 
-    ``dllm.json`` is removed first and written last: a folder with ``dllm.json`` always holds a
-    complete checkpoint, whatever moment the process was killed at.
+    Every process calls it: ``trainer.save_model`` gathers sharded weights (ZeRO-3, FSDP) and
+    the main process writes ``.final-staging`` (model or LoRA adapter, tokenizer), then moves
+    each file into place. ``dllm.json`` is removed first and written last: a folder with
+    ``dllm.json`` always holds a complete checkpoint, whatever moment the process was killed at.
     """
-    (output_dir / "dllm.json").unlink(missing_ok=True)
-    with atomic_directory(output_dir / ".final-staging") as staging:
-        model.save_pretrained(staging, safe_serialization=True)
-        tokenizer.save_pretrained(staging)
-    staged = output_dir / ".final-staging"
-    for path in sorted(staged.iterdir()):
-        os.replace(path, output_dir / path.name)
-    staged.rmdir()
-    info.write(output_dir)
+    main = trainer.is_world_process_zero()
+    staging = output_dir / FINAL_STAGING
+    if main:
+        (output_dir / "dllm.json").unlink(missing_ok=True)
+        shutil.rmtree(staging, ignore_errors=True)
+    trainer.accelerator.wait_for_everyone()
+    trainer.save_model(str(staging))
+    trainer.accelerator.wait_for_everyone()
+    if main:
+        for path in sorted(staging.iterdir()):
+            if path.name != TRAINING_ARGS_FILE:
+                os.replace(path, output_dir / path.name)
+        shutil.rmtree(staging)
+        info.write(output_dir)
+    trainer.accelerator.wait_for_everyone()
 
 
 def run_training(config: TrainRunConfig) -> TrainRunResult:
     """Train, evaluate when there is a test split, and save; returns where and the metrics."""
+    from transformers import set_seed
+
     from dllm_core.data.collators import PaddingCollator
     from dllm_core.training.report import write_loss_curve
+    from dllm_core.training.distributed import configure_process_group
     from dllm_core.training.trainer import DiffusionTrainer
 
+    group = configure_process_group()
     if config.model is not None:
-        config.model = str(locate_checkpoint(config.model))
+        config.model = str(locate_checkpoint(config.model).resolve())
     family = resolve_run_family(config)
     tokenizer = build_tokenizer(config, family)
     special = resolve_special_tokens(tokenizer, tokenizer, family, source="the tokenizer")
+    set_seed(config.seed)  # a preset's initial weights, the same in every process and every run
     model = build_model(config, family, tokenizer)
     model_special = resolve_special_tokens(model.config, tokenizer, family, source="the model")
     if getattr(model.config, "mask_token_id", None) is None:  # e.g. BERT: the mask is the tokenizer's
@@ -278,13 +342,17 @@ def run_training(config: TrainRunConfig) -> TrainRunResult:
     check_context(config, model.config)
     objective = build_objective(config, family)
     train, test = build_datasets(config, tokenizer, family)
-    config.output_dir.mkdir(parents=True, exist_ok=True)
+    arguments = training_arguments(config, has_eval=test is not None, configured_state=group.configured)
+    main = arguments.process_index == 0
+    if main:
+        config.output_dir.mkdir(parents=True, exist_ok=True)
+        discard_partial_checkpoints(config.output_dir)
     resume = latest_trainer_checkpoint(config.output_dir) if config.resume else None
-    if config.resume and resume is None:
+    if config.resume and resume is None and main:
         print(f"dllm: no checkpoint-N folder in {config.output_dir} to resume from; starting fresh")
     trainer = DiffusionTrainer(
         model=model,
-        args=training_arguments(config, has_eval=test is not None),
+        args=arguments,
         objective=objective,
         family=family,
         train_dataset=train,
@@ -294,11 +362,15 @@ def run_training(config: TrainRunConfig) -> TrainRunResult:
     )
     train_output = trainer.train(resume_from_checkpoint=resume)
     eval_metrics = trainer.evaluate() if test is not None else {}
-    save_final(trainer.model, tokenizer, config.output_dir, checkpoint_info(config, family, objective))
+    info = checkpoint_info(config, family, objective)
+    info.extra.update(processes=arguments.world_size, distributed=trainer.accelerator.distributed_type.value)
+    save_final(trainer, config.output_dir, info)
     history = trainer.state.log_history
-    (config.output_dir / "log_history.json").write_text(json.dumps(history, indent=1))
-    write_loss_curve(history, config.output_dir / "loss_curve.png")
-    return TrainRunResult(config.output_dir, dict(train_output.metrics), dict(eval_metrics))
+    if main:
+        (config.output_dir / "log_history.json").write_text(json.dumps(history, indent=1))
+        write_loss_curve(history, config.output_dir / "loss_curve.png")
+    return TrainRunResult(config.output_dir, dict(train_output.metrics), dict(eval_metrics),
+                          processes=arguments.world_size, main_process=main)
 
 
 def _pad_id(special: SpecialTokens) -> int:

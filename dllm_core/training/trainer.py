@@ -7,6 +7,14 @@ objective it runs. What it changes:
 * ``compute_loss`` returns ``objective.loss(model, batch, family).loss``. The objective
   normalises per micro-batch, so the Trainer divides by the gradient accumulation steps
   (``model_accepts_loss_kwargs = False``); ``num_items_in_batch`` is not used.
+* Training noise (the objective's ``t`` and mask) comes from a generator seeded with
+  ``args.seed`` and the global index of the micro-batch, ``(step * accumulation + i) * processes
+  + rank``: the index of the same rows whether a global batch is spread over processes or over
+  accumulation steps. So N processes give the loss curve of one process accumulating N
+  micro-batches, and a resumed run draws the noise an uninterrupted one would have drawn.
+* Checkpoints (``checkpoint-N``) are written under a temporary name, ``.checkpoint-N.partial``,
+  and renamed once every process has written its part: a killed run never leaves a
+  half-written ``checkpoint-N``. ``save_total_limit`` keeps the newest ones.
 * Evaluation scores each batch with the objective under a generator seeded with
   ``args.seed`` at the start of every evaluation (the same noise each time, the training RNG
   untouched) and adds ``eval_nll_bound`` / ``eval_ppl_bound``: the token-weighted average of
@@ -20,10 +28,14 @@ objective it runs. What it changes:
 
 from __future__ import annotations
 
+import os
+import shutil
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
 from transformers import Trainer
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 from transformers.trainer_utils import EvalLoopOutput
 
 from dllm_core.objectives.base import LossOutput, Objective
@@ -60,7 +72,8 @@ class DiffusionTrainer(Trainer):
             raise ValueError("DiffusionTrainer takes its loss from `objective`; drop compute_loss_func")
         self.objective = objective
         self.family = family
-        self._noise_generator: torch.Generator | None = None  # set during evaluation only
+        self._noise_generator: torch.Generator | None = None  # set for each training micro-batch and evaluation
+        self._micro_batch = (-1, 0)  # (global step, micro-batches of it seen): the noise index
         self._eval_bound = NllBoundAccumulator()
         super().__init__(model=model, args=args, **trainer_kwargs)
         # Same effect as loss_is_scaled_for_ga on transformers versions without that attribute.
@@ -85,6 +98,52 @@ class DiffusionTrainer(Trainer):
         """The objective's loss; with ``return_outputs`` also its :class:`LossOutput`."""
         output = self.objective.loss(model, inputs, self.family, generator=self._noise_generator)
         return (output.loss, output) if return_outputs else output.loss
+
+    def training_step(self, model: torch.nn.Module, inputs: dict[str, Any], *args: Any, **kwargs: Any) -> torch.Tensor:
+        """The stock step, with the noise generator of this micro-batch (see the module doc)."""
+        self._noise_generator = torch.Generator(device=self.args.device).manual_seed(self._noise_seed())
+        try:
+            return super().training_step(model, inputs, *args, **kwargs)
+        finally:
+            self._noise_generator = None
+
+    def _noise_seed(self) -> int:
+        step, seen = self._micro_batch
+        seen = seen if step == self.state.global_step else 0
+        self._micro_batch = (self.state.global_step, seen + 1)
+        local = self.state.global_step * self.args.gradient_accumulation_steps + seen
+        index = local * self.args.world_size + self.args.process_index
+        return (self.args.seed * 1_000_003 + index) % (2**63)
+
+    def _save_checkpoint(self, model: torch.nn.Module, trial: Any) -> None:
+        """The stock checkpoint, written to ``.checkpoint-N.partial`` and renamed when complete."""
+        run_dir = Path(self._get_output_dir(trial=trial))
+        name = f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}"
+        staging = run_dir / f".{name}.partial"
+        if self.args.should_save:
+            shutil.rmtree(staging, ignore_errors=True)
+        self.accelerator.wait_for_everyone()
+        self._get_output_dir = lambda trial=None: str(staging)  # the stock code writes staging/name
+        try:
+            super()._save_checkpoint(model, trial)
+        finally:
+            del self._get_output_dir
+        self.accelerator.wait_for_everyone()
+        if self.args.should_save:
+            shutil.rmtree(run_dir / name, ignore_errors=True)
+            os.replace(staging / name, run_dir / name)
+            staging.rmdir()
+            self._keep_newest_checkpoints(run_dir)
+        self.accelerator.wait_for_everyone()
+
+    def _keep_newest_checkpoints(self, run_dir: Path) -> None:
+        limit = self.args.save_total_limit
+        if not limit:
+            return
+        steps = sorted(int(p.name.rsplit("-", 1)[1]) for p in run_dir.glob(f"{PREFIX_CHECKPOINT_DIR}-*")
+                       if p.name.rsplit("-", 1)[1].isdigit())
+        for step in steps[:-limit]:
+            shutil.rmtree(run_dir / f"{PREFIX_CHECKPOINT_DIR}-{step}", ignore_errors=True)
 
     def _set_signature_columns_if_needed(self) -> None:
         if self._signature_columns is None:

@@ -1,4 +1,5 @@
-"""dllm entry point of the ``dllm-editflow`` distribution: registers the Edit Flows family."""
+"""dllm entry point of the ``dllm-editflow`` distribution: the Edit Flows family, its objective,
+its generator and its x_0 sources (lazy references: nothing heavy is imported here)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,25 @@ from typing import Callable
 from dllm_core.hookspecs import hookimpl
 from dllm_editflow.family import EDITFLOW
 
+Register = Callable[..., None]
+
 
 @hookimpl
-def dllm_register_families(register: Callable[..., None]) -> None:
+def dllm_register_families(register: Register) -> None:
     register(EDITFLOW)
+
+
+@hookimpl
+def dllm_register_objectives(register: Register) -> None:
+    register("editflow", "dllm_editflow.objective:EditFlowObjective",
+             description="Edit Flows: rates of insertions, deletions, substitutions (arXiv 2506.09018)")
+
+
+@hookimpl
+def dllm_register_generators(register: Register) -> None:
+    register("editflow", "dllm_editflow.generator:EDITFLOW",
+             description="Edit Flows tau-leaping from x_0, prompt protected, rows of any lengths")
+    register("editflow-x0/empty", "dllm_editflow.sources:empty", description="Edit Flows x_0: nothing")
+    register("editflow-x0/masks", "dllm_editflow.sources:masks", description="Edit Flows x_0: masks[length:N]")
+    register("editflow-x0/prompt", "dllm_editflow.sources:prompt",
+             description="Edit Flows x_0: the prompt without special tokens")
