@@ -3,8 +3,9 @@
 It is not a masked-diffusion preset: it runs its own loop over token rows
 (:func:`dllm_editflow.sampler.sample`) and offers the three methods ``dllm sample`` calls on a
 generator with its own loop: :meth:`EditFlowGenerator.complete`, ``show_edits`` and
-``save_animation``. Defaults come from ``dllm.json``: the generator section, and the x_0 source
-the model was trained with (its objective section).
+``save_animation``. Defaults come from ``dllm.json``: the generator section, the x_0 source the
+model was trained with (its objective section) and its kappa schedule (the schedule section: the
+model's rates are relative to the schedule's w(t), :mod:`dllm_editflow.sampler`).
 """
 
 from __future__ import annotations
@@ -42,13 +43,16 @@ class EditFlowGenerator:
         return [f.name for f in dataclasses.fields(EditFlowSamplingConfig)]
 
     def settings(self, sampler: Sampler, checkpoint: Path | None, overrides: dict[str, Any]) -> Any:
-        """The sampling config: dllm.json's generator and training source, then ``overrides``."""
+        """The sampling config: dllm.json's generator, training source and schedule, then ``overrides``."""
+        from dllm_core.schedules.config import schedule_from_config
         from dllm_editflow.sampler import EditFlowSamplingConfig
 
         values = {key: value for key, value in sampler.defaults.items() if key in self.parameters()}
         info = CheckpointInfo.read(checkpoint) if checkpoint is not None else None
         if info is not None and "source" in info.objective:
             values.setdefault("source", info.objective["source"])
+        if info is not None and info.schedule:  # the model's rates are relative to this kappa(t)
+            values.setdefault("schedule", schedule_from_config(info.schedule))
         for key, value in overrides.items():
             if value is None:
                 continue

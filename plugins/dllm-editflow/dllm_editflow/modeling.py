@@ -3,11 +3,17 @@
 Edit Flows (arXiv 2506.09018, section 3.1) parameterises a continuous-time Markov chain over
 sequences of any length by, for each position i of x_t,
 
-    lambda_ins^i, lambda_del^i, lambda_sub^i >= 0          (rates, softplus of a linear head)
+    lambda_ins^i, lambda_del^i, lambda_sub^i >= 0          (rates)
     Q_ins^i(a) , Q_sub^i(a)                                  (token distributions over the vocab)
 
 where an insertion puts a token *after* position i, a deletion removes x_t^i and a substitution
 replaces it. The rate of the edit "insert a after i" is lambda_ins^i Q_ins^i(a), and so on.
+
+The model outputs *relative* rates r = softplus(linear(h)) and lambda = w(t) r with the
+schedule's w(t) = kappa'(t) / (1 - kappa(t)), applied by the objective and the sampler (the
+model does not know kappa). The optimal lambda grows like w(t) as t -> 1 while the optimal r is
+the chance that the edit remains (:mod:`dllm_editflow.objective`): a number in [0, 1] that
+for many tasks does not depend on t at all, which a small network learns far faster.
 
 The backbone is any dllm family's masked LM, built from its own config through the registry
 (``config.backbone_family``), never imported directly. From it we use:
@@ -50,7 +56,8 @@ class EditFlowOutput(ModelOutput):
     """What ``EditFlowModel.forward`` returns.
 
     Attributes:
-        rates: ``[B, L, 3]`` non-negative lambda_ins, lambda_del, lambda_sub per position.
+        rates: ``[B, L, 3]`` non-negative relative rates r_ins, r_del, r_sub per position
+            (lambda = w(t) r).
         insert_logits: ``[B, L, V]`` logits of Q_ins (the token inserted after each position).
         substitute_logits: ``[B, L, V]`` logits of Q_sub (the token replacing each position).
     """

@@ -8,18 +8,25 @@ is the rest of the row (answer and EOS, up to padding). Then
 2. (z_0, z_1) = a minimum edit distance alignment of x_0 and x_1 (:mod:`dllm_editflow.alignment`);
 3. t ~ U[0, 1); each column of z_t is z_1's with probability kappa(t), else z_0's; x_t drops
    the blanks (:func:`dllm_editflow.edits.noise`);
-4. with the model's rates and token distributions at x_t (prompt in front, time t),
+4. with the model's outputs at x_t (prompt in front, time t), the edit rates are
+   u = w(t) r, w(t) = kappa'(t) / (1 - kappa(t)), r the model's relative rates
+   (:mod:`dllm_editflow.modeling`), and the paper's loss per row is
 
-       L_b = sum_{j} u_j(x_t)  -  w(t) * sum_{remaining edits e} log u_e(x_t),
-       w(t) = min(kappa'(t) / (1 - kappa(t)), max_weight),
+       L_b = sum_j u_j(x_t) - w(t) sum_{remaining edits e} log u_e(x_t)
+           = w(t) [ sum_j r_j - sum_e log r_e ] - w(t) N_b log w(t),
 
-   where sum_j u_j is the total rate of every allowed edit (lambda_del + lambda_sub over x_t,
-   lambda_ins over x_t and the last prompt token: the token distributions sum to 1), and the
-   rate of one edit is log u_e = log lambda_ins^j + log Q_ins^j(a) (insert a after j),
-   log lambda_del^j (delete j) or log lambda_sub^j + log Q_sub^j(a) (replace j by a).
+   where sum_j r_j is the total relative rate of every allowed edit (r_del + r_sub over x_t,
+   r_ins over x_t and the last prompt token: the token distributions sum to 1), N_b the number
+   of remaining edits, and the log-rate of one edit is log r_e = log r_ins^j + log Q_ins^j(a)
+   (insert a after j), log r_del^j (delete j) or log r_sub^j + log Q_sub^j(a) (replace j by a).
 
-The loss is sum_b L_b / sum_b |x_1^b| (per target token). ``nll_bound`` reports the same with
-the uncapped weight (the paper's objective, of which the cap is a variance-reducing clip).
+We minimise  sum_b min(w(t_b), max_weight) [ sum_j r_j - sum_e log r_e ] / sum_b |x_1^b|
+(per target token): the last term of L_b is free of parameters, and for each (x_t, t) the
+bracket is smallest at r_e = E[how many remaining edits are e | x_t, t] (a probability for a
+deletion or a substitution) whatever positive factor multiplies it, so capping the weight only
+tames its variance near t = 1 and leaves the optimum where the paper has it (u = w r); the
+default cap 1 makes the factor 1 at every t for kappa(t) = t. ``nll_bound`` reports the
+uncapped L_b per target token.
 """
 
 from __future__ import annotations
@@ -50,7 +57,10 @@ class EditFlowLossConfig:
 
     schedule: EditSchedule = field(default_factory=EditLinearSchedule)  # kappa(t)
     source: str = "empty"  # x_0 source spec: empty, masks[length:N], prompt, a registered name
-    max_weight: float = 20.0  # cap on w(t) = kappa'(t) / (1 - kappa(t)) (w = 20 at t = 0.95 for kappa = t)
+    # cap on the factor w(t) = kappa'(t) / (1 - kappa(t)) of each row's loss; it moves no optimum
+    # (module docstring), only how much each t counts: 1 weighs every t alike for kappa = t (the
+    # fastest learning we measured, docs/editflow.md), larger values approach the paper's weighting
+    max_weight: float = 1.0
 
     def __post_init__(self) -> None:
         if not isinstance(self.schedule, EditSchedule):
@@ -115,27 +125,27 @@ class EditFlowObjective(Objective):
                 target_lengths: torch.Tensor) -> LossOutput:
         """The loss at a given x_t (``noised``) and time ``t [B]``, no randomness."""
         out = model(input_ids=noised.input_ids, attention_mask=noised.attention_mask, t=t)
-        rates = out.rates  # [B, L, 3]
+        rates = out.rates  # [B, L, 3], relative rates r
         total = (rates[..., DELETE] + rates[..., SUBSTITUTE]) * noised.editable + rates[..., INSERT] * noised.insertable
-        edit_log_rate = torch.zeros_like(t, dtype=rates.dtype)  # [B], sum of log u_e per row
+        edit_log_rate = torch.zeros_like(t, dtype=rates.dtype)  # [B], sum of log r_e per row
+        edit_count = torch.zeros_like(edit_log_rate)  # [B], N_b
         ins, dele, sub = noised.edits.insert, noised.edits.delete, noised.edits.substitute
-        if len(ins):
-            log_q = torch.log_softmax(out.insert_logits[ins[:, 0], ins[:, 1]].float(), dim=-1)  # [N, V]
-            terms = rates[ins[:, 0], ins[:, 1], INSERT].clamp(min=MIN_RATE).log() + log_q.gather(1, ins[:, 2:3])[:, 0]
-            edit_log_rate = edit_log_rate.index_add(0, ins[:, 0], terms)
-        if len(dele):
-            terms = rates[dele[:, 0], dele[:, 1], DELETE].clamp(min=MIN_RATE).log()
-            edit_log_rate = edit_log_rate.index_add(0, dele[:, 0], terms)
-        if len(sub):
-            log_q = torch.log_softmax(out.substitute_logits[sub[:, 0], sub[:, 1]].float(), dim=-1)
-            terms = rates[sub[:, 0], sub[:, 1], SUBSTITUTE].clamp(min=MIN_RATE).log() + log_q.gather(1, sub[:, 2:3])[:, 0]
-            edit_log_rate = edit_log_rate.index_add(0, sub[:, 0], terms)
-        weight = self.config.schedule.weight(t.clamp(max=1 - 1e-6))  # [B]
-        rate_sum = total.sum(dim=1)  # [B]
+        for edits, kind, logits in ((ins, INSERT, out.insert_logits), (dele, DELETE, None),
+                                    (sub, SUBSTITUTE, out.substitute_logits)):
+            if not len(edits):
+                continue
+            terms = rates[edits[:, 0], edits[:, 1], kind].clamp(min=MIN_RATE).log()  # [N]
+            if logits is not None:
+                log_q = torch.log_softmax(logits[edits[:, 0], edits[:, 1]].float(), dim=-1)  # [N, V]
+                terms = terms + log_q.gather(1, edits[:, 2:3])[:, 0]
+            edit_log_rate = edit_log_rate.index_add(0, edits[:, 0], terms)
+            edit_count = edit_count.index_add(0, edits[:, 0], torch.ones_like(terms))
+        weight = self.config.schedule.weight(t.clamp(max=1 - 1e-6)).to(rates.dtype)  # [B]
+        bracket = total.sum(dim=1) - edit_log_rate  # [B]
         tokens = target_lengths.sum().clamp(min=1)
-        loss = (rate_sum - weight.clamp(max=self.config.max_weight) * edit_log_rate).sum() / tokens
+        loss = (weight.clamp(max=self.config.max_weight) * bracket).sum() / tokens
         with torch.no_grad():
-            bound = (rate_sum - weight * edit_log_rate).sum() / tokens
+            bound = (weight * bracket - torch.special.xlogy(weight, weight) * edit_count).sum() / tokens
             edits = len(ins) + len(dele) + len(sub)
         return LossOutput(loss=loss, metrics={"nll_bound": bound, "num_tokens": target_lengths.sum(),
                                               "edits_per_token": edits / float(tokens)})

@@ -1,14 +1,20 @@
 """Tau-leaping sampling of an Edit Flows model (arXiv 2506.09018, section 3.4), batched.
 
 Rows start as ``prompt ++ x_0`` (x_0 from the source, :mod:`dllm_editflow.sources`) and step
-t = 0, tau, 2 tau, ... < 1 with tau = 1 / steps. At each step, with the model's rates at (x_t, t),
-every position j of the region independently
+t = 0, tau, 2 tau, ... < 1 with tau = 1 / steps. At each step the rates at (x_t, t) are
+lambda = w(t) r: the model's relative rates r times w(t) = kappa'(t) / (1 - kappa(t)) of the
+schedule it was trained with (``schedule``; :mod:`dllm_editflow.objective`). Every position j
+of the region independently
 
 * fires a deletion or a substitution with probability min(1, tau (lambda_del^j + lambda_sub^j)),
   a deletion with probability lambda_del^j / (lambda_del^j + lambda_sub^j) of that, else a
   substitution by a ~ Q_sub^j;
 * and, independently, inserts a ~ Q_ins^j after itself with probability min(1, tau lambda_ins^j);
   the last prompt token may insert too (the region's front), no other prompt position changes.
+
+With kappa(t) = t an edit that surely remains (r = 1) fires at step k with probability
+1 / (steps - k): the share of the remaining columns that the noising process flips in
+[t, t + tau), and surely by the last step.
 
 All edits of a step apply at once (:func:`dllm_editflow.edits.apply_edits`). Rows of any lengths
 share each forward call (right padding), and every random number of row b comes from its own
@@ -24,6 +30,7 @@ from typing import Any, Sequence
 
 import torch
 
+from dllm_core.schedules import EditLinearSchedule, EditSchedule
 from dllm_editflow.edits import Edits, apply_edits, pad_rows, region_masks
 from dllm_editflow.history import EditHistory, EditStep
 from dllm_editflow.modeling import DELETE, INSERT, SUBSTITUTE
@@ -35,6 +42,7 @@ class EditFlowSamplingConfig:
     """Settings of the ``editflow`` generator."""
 
     steps: int = 64  # tau = 1 / steps
+    schedule: EditSchedule = field(default_factory=EditLinearSchedule)  # kappa(t) of training
     temperature: float = 1.0  # of Q_ins and Q_sub; 0 = most likely token
     source: str = "empty"  # x_0 source spec (the checkpoint's training source by default)
     max_new_tokens: int | None = None  # cap on the region's length; None = the model's context
@@ -44,6 +52,8 @@ class EditFlowSamplingConfig:
             raise ValueError(f"steps must be at least 1, got {self.steps}")
         if self.temperature < 0:
             raise ValueError(f"temperature must be >= 0, got {self.temperature}")
+        if not isinstance(self.schedule, EditSchedule):
+            raise TypeError(f"schedule must be an EditSchedule, got {type(self.schedule).__name__}")
 
 
 @dataclass
@@ -109,7 +119,8 @@ def sample(model: Any, prompts: Sequence[Sequence[int]], config: EditFlowSamplin
         attention = (torch.arange(width, device=device)[None, :] < lengths[:, None]).long()
         out = model(input_ids=ids, attention_mask=attention, t=torch.full((batch,), t, device=device))
         editable, insertable = region_masks(prompt_lengths, lengths, width)
-        edits = _draw_edits(out, lengths, editable, insertable, generators, tau, config.temperature)
+        scale = tau * float(config.schedule.weight(t))  # tau w(t): rates r -> firing probabilities
+        edits = _draw_edits(out, lengths, editable, insertable, generators, scale, config.temperature)
         new_ids, new_lengths = apply_edits(ids, lengths, edits, pad)
         grown_too_much = new_lengths > cap
         if bool(grown_too_much.any()):
@@ -125,18 +136,21 @@ def sample(model: Any, prompts: Sequence[Sequence[int]], config: EditFlowSamplin
 
 
 def _draw_edits(out: Any, lengths: torch.Tensor, editable: torch.Tensor, insertable: torch.Tensor,
-                generators: Sequence[torch.Generator], tau: float, temperature: float) -> Edits:
-    """One tau-leap of every row: which positions delete, substitute and insert, and what."""
+                generators: Sequence[torch.Generator], scale: float, temperature: float) -> Edits:
+    """One tau-leap of every row: which positions delete, substitute and insert, and what.
+
+    ``scale`` = tau w(t) turns the relative rates ``out.rates`` into firing probabilities.
+    """
     inserts, deletes, substitutes = [], [], []
     for b, generator in enumerate(generators):
         n = int(lengths[b])
         rates = out.rates[b, :n].float()  # [n, 3]
         u = torch.rand((5, n), device=rates.device, generator=generator)  # fire, which, insert, 2 tokens
         change = rates[:, DELETE] + rates[:, SUBSTITUTE]
-        fires = (u[0] < (tau * change).clamp(max=1)) & editable[b, :n]
+        fires = (u[0] < (scale * change).clamp(max=1)) & editable[b, :n]
         deleting = fires & (u[1] * change < rates[:, DELETE])
         substituting = fires & ~deleting
-        inserting = (u[2] < (tau * rates[:, INSERT]).clamp(max=1)) & insertable[b, :n]
+        inserting = (u[2] < (scale * rates[:, INSERT]).clamp(max=1)) & insertable[b, :n]
         row = torch.full((n,), b, dtype=torch.long, device=rates.device)
         positions = torch.arange(n, device=rates.device)
         if bool(inserting.any()):

@@ -1,11 +1,15 @@
-"""Tau-leaping: a batch samples like its rows one by one, prompts stay, histories replay the run."""
+"""Tau-leaping: a batch samples like its rows one by one, prompts stay, histories replay the run,
+and the rates' units match the time grid (exact rates finish every edit by t = 1)."""
 
 from __future__ import annotations
+
+from types import SimpleNamespace
 
 import torch
 
 from dllm_core.data.tokenizer import build_char_tokenizer
 from dllm_editflow.builder import build_from_preset
+from dllm_editflow.modeling import DELETE, INSERT, EditFlowOutput
 from dllm_editflow.sampler import EditFlowSamplingConfig, sample
 from dllm_editflow.view import save_animation
 
@@ -47,3 +51,42 @@ def test_region_length_cap_and_animation(tmp_path) -> None:
     from PIL import Image
 
     assert Image.open(tmp_path / "edits.gif").n_frames >= 3
+
+
+class DeleteEveryX(torch.nn.Module):
+    """The exact relative rates of "delete every x, then end with EOS" from x_0 = the prompt.
+
+    An edit that surely remains has r = 1 (lambda = w(t) r): r_del = 1 on each x of the row,
+    r_ins = 1 after its last token while the row has no EOS, and Q_ins puts all mass on EOS.
+    """
+
+    X, EOS, BOS, VOCAB = 5, 1, 2, 8
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.anchor = torch.nn.Parameter(torch.zeros(()))  # the sampler reads the device from it
+        self.config = SimpleNamespace(bos_token_id=self.BOS, pad_token_id=0, max_position_embeddings=None,
+                                      special_token_ids=[self.BOS, self.EOS], mask_token_id=None)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, t: torch.Tensor) -> EditFlowOutput:
+        batch, width = input_ids.shape
+        rates = torch.zeros(batch, width, 3)
+        rates[..., DELETE] = (input_ids == self.X).float()
+        last = attention_mask.sum(dim=1) - 1  # [B]
+        open_rows = ~((input_ids == self.EOS) & attention_mask.bool()).any(dim=1)
+        rates[torch.arange(batch), last, INSERT] = open_rows.float()
+        insert_logits = torch.full((batch, width, self.VOCAB), -1e4)
+        insert_logits[..., self.EOS] = 0.0
+        return EditFlowOutput(rates=rates, insert_logits=insert_logits,
+                              substitute_logits=torch.zeros(batch, width, self.VOCAB))
+
+
+def test_exact_rates_finish_every_edit_on_any_grid() -> None:
+    model = DeleteEveryX()
+    x = DeleteEveryX.X
+    prompts = [[2, 3, x, 4], [2, x, x, 6, x], [2, 7, 3]]
+    answers = [[3, 4, 1], [6, 1], [7, 3, 1]]
+    for steps in (1, 3, 16):
+        out = sample(model, prompts, EditFlowSamplingConfig(steps=steps, source="prompt"), seeds=list(range(10, 13)))
+        regions = [row[start:] for row, start in zip(out.sequences, out.prompt_lengths)]
+        assert regions == answers, steps
