@@ -70,17 +70,23 @@ def _prepare_output(output_dir: Path) -> None:
     output_dir.mkdir(parents=True)
 
 
-def train(config: DemoConfig) -> dict[str, Any]:
-    from dllm_core.training.launch import TrainRunConfig, run_training
+def train_run_config(config: DemoConfig) -> Any:
+    """The ``TrainRunConfig`` of the demo's training stage (``benchmarks/quality.py`` reuses it)."""
+    from dllm_core.training.launch import TrainRunConfig
 
-    run = TrainRunConfig(
+    return TrainRunConfig(
         data=f"sudoku4[train:{config.train_puzzles},seed:{config.seed}]",
         output_dir=config.output_dir, family="llada", preset="tiny", max_steps=config.max_steps,
         batch_size=config.batch_size, learning_rate=config.learning_rate, warmup_ratio=0.05,
         lr_scheduler_type="cosine", logging_steps=max(1, min(50, config.max_steps // 10)), seed=config.seed,
         generator_defaults=dict(PLAIN["params"]),
     )
-    return run_training(run).train_metrics
+
+
+def train(config: DemoConfig) -> dict[str, Any]:
+    from dllm_core.training.launch import run_training
+
+    return run_training(train_run_config(config)).train_metrics
 
 
 def evaluate(config: DemoConfig) -> float:

@@ -43,6 +43,10 @@ class ModelFamily:
             family's (a *backbone*), called as ``function(preset, tokenizer, backbone=NAME)``
             to build the model trained from scratch (``dllm train --backbone NAME``); ``None``:
             ``model_class`` built from this family's own preset config.
+        sft_padding: how SFT batches pad shorter answers: ``"ignore"`` (pad tokens, label -100,
+            attention 0) or ``"eos"`` (LLaDA's recipe, arXiv 2502.09992 section 2.3: pad with EOS,
+            attend to it and train on it, so the model learns to end an answer inside a longer
+            canvas).
         default_objective: registry name of the default training objective.
         default_generator: registry name of the default generator preset.
         generator_defaults: default keyword arguments for that generator.
@@ -63,6 +67,7 @@ class ModelFamily:
     supports_logits_to_keep: bool = False
     presets: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     model_builder: str | None = None
+    sft_padding: str = "ignore"
     default_objective: str = "masked-diffusion"
     default_generator: str = "mdlm"
     generator_defaults: Mapping[str, Any] = field(default_factory=dict)

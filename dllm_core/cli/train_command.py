@@ -38,6 +38,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     data.add_argument("--mode", choices=("sft", "pt"), default="sft",
                       help="sft: chat turns, prompt never masked; pt: packed text blocks")
     data.add_argument("--max-length", type=int, default=256, help="SFT max tokens / PT block size")
+    data.add_argument("--sft-padding", choices=("ignore", "eos"),
+                      help="SFT: pad shorter answers with ignored pad tokens, or with EOS that is "
+                           "trained on (LLaDA's recipe); default: the family's")
     objective = parser.add_argument_group("objective")
     objective.add_argument("--objective", help="objective name (default: the family's)")
     objective.add_argument("--schedule", help="schedule name (dllm list schedules); default: the objective's")
@@ -150,7 +153,7 @@ def run(args: argparse.Namespace) -> int:
         data=args.data, output_dir=args.output_dir, family=args.family, preset=args.preset,
         backbone=args.backbone, model=args.model, mode=args.mode, objective=args.objective, schedule=args.schedule,
         weighting=args.weighting, objective_options=parse_options(args.objective_option),
-        max_length=args.max_length, max_steps=args.max_steps, num_train_epochs=args.num_train_epochs,
+        sft_padding=args.sft_padding, max_length=args.max_length, max_steps=args.max_steps, num_train_epochs=args.num_train_epochs,
         batch_size=args.batch_size, gradient_accumulation_steps=args.gradient_accumulation_steps,
         learning_rate=args.learning_rate, weight_decay=args.weight_decay, warmup_ratio=args.warmup_ratio,
         lr_scheduler_type=args.lr_scheduler_type, logging_steps=args.logging_steps,

@@ -51,6 +51,7 @@ class TrainRunConfig:
     schedule: str | None = None  # registry name of the noise schedule; None = the objective's default
     weighting: str | None = None  # objective's loss weighting ("schedule", "uniform", "cart"); None = its default
     objective_options: dict[str, Any] = field(default_factory=dict)  # more fields of the objective's config
+    sft_padding: str | None = None  # "ignore" | "eos" (LLaDA: train on EOS padding); None = the family's
     max_length: int = 256  # SFT: longest example; PT: block size
     max_steps: int = -1
     num_train_epochs: float = 1.0
@@ -230,6 +231,7 @@ def checkpoint_info(config: TrainRunConfig, family: ModelFamily, objective: Any)
         schedule=objective.config.schedule.to_config(),
         generator=generator,
         extra={"mode": config.mode, "data": config.data, "preset": config.preset, "base_model": config.model,
+               "sft_padding": config.sft_padding or family.sft_padding,
                **({"backbone_family": config.backbone} if config.backbone else {})},
     )
 
@@ -323,7 +325,6 @@ def run_training(config: TrainRunConfig) -> TrainRunResult:
     """Train, evaluate when there is a test split, and save; returns where and the metrics."""
     from transformers import set_seed
 
-    from dllm_core.data.collators import PaddingCollator
     from dllm_core.training.report import write_loss_curve
     from dllm_core.training.distributed import configure_process_group
     from dllm_core.training.trainer import DiffusionTrainer
@@ -357,7 +358,7 @@ def run_training(config: TrainRunConfig) -> TrainRunResult:
         family=family,
         train_dataset=train,
         eval_dataset=test,
-        data_collator=PaddingCollator(pad_token_id=_pad_id(special)),
+        data_collator=build_collator(config, family, special),
         processing_class=tokenizer,
     )
     train_output = trainer.train(resume_from_checkpoint=resume)
@@ -371,6 +372,21 @@ def run_training(config: TrainRunConfig) -> TrainRunResult:
         write_loss_curve(history, config.output_dir / "loss_curve.png")
     return TrainRunResult(config.output_dir, dict(train_output.metrics), dict(eval_metrics),
                           processes=arguments.world_size, main_process=main)
+
+
+def build_collator(config: TrainRunConfig, family: ModelFamily, special: SpecialTokens) -> Any:
+    """The padding collator; with SFT padding ``"eos"`` (``--sft-padding``, else the family's)
+    shorter answers are padded with EOS that is attended to and trained on (LLaDA's recipe)."""
+    from dllm_core.data.collators import PaddingCollator
+
+    padding = config.sft_padding or family.sft_padding
+    if padding not in ("ignore", "eos"):
+        raise DllmError(f"--sft-padding must be 'ignore' or 'eos', got {padding!r}")
+    if config.mode == "sft" and padding == "eos":
+        if special.eos_token_id is None:
+            raise DllmError("--sft-padding eos needs an EOS token; the tokenizer has none")
+        return PaddingCollator(pad_token_id=special.eos_token_id, train_on_padding=True)
+    return PaddingCollator(pad_token_id=_pad_id(special))
 
 
 def _pad_id(special: SpecialTokens) -> int:

@@ -35,3 +35,13 @@ def test_misaligned_labels_and_empty_batches_are_errors():
         collate([{"input_ids": [1], "labels": [1]}, {"input_ids": [1, 2], "labels": [2]}])
     with pytest.raises(DllmError, match="empty batch"):
         collate([])
+
+
+def test_training_on_padding_pads_answers_with_attended_eos_labels():
+    batch = PaddingCollator(pad_token_id=1, train_on_padding=True)([
+        {"input_ids": [5, 6, 7, 1], "labels": [-100, -100, 7, 1]},
+        {"input_ids": [5, 8, 1], "labels": [-100, 8, 1]},
+    ])
+    assert batch["input_ids"].tolist() == [[5, 6, 7, 1], [5, 8, 1, 1]]
+    assert batch["labels"].tolist() == [[-100, -100, 7, 1], [-100, 8, 1, 1]]
+    assert batch["attention_mask"].tolist() == [[1, 1, 1, 1], [1, 1, 1, 1]]

@@ -196,3 +196,24 @@ def test_split_of_is_pinned_and_near_the_fraction():
     keys = [f"problem {i}" for i in range(4000)]
     share = sum(split_of(key, 0.1) == "test" for key in keys) / len(keys)
     assert 0.08 < share < 0.12
+
+
+# -- external test sets ({"input": ..., "output": ...} rows) ------------------------------------
+def test_external_rows_become_records_the_checkers_score():
+    countdown = CountdownTask.from_external({"input": "15,44,79,50", "output": "44-15=29,79-29=50"})
+    assert countdown == {"prompt": "15 44 79 -> 50", "answer": "44-15=29,79-29=50"}
+    assert CountdownTask().check(countdown["prompt"], countdown["answer"])
+    sudoku = Sudoku4Task.from_external({"input": "1003\n0300\n3210\n4132\n", "output": "1423\n2341\n3214\n4132"})
+    assert sudoku == {"prompt": "1003\n0300\n3210\n4132", "answer": "1423\n2341\n3214\n4132"}
+    assert Sudoku4Task().check(sudoku["prompt"], sudoku["answer"])
+
+
+@pytest.mark.parametrize("task, row", [
+    (CountdownTask, {"input": "15 44 79 50", "output": ""}),
+    (CountdownTask, {"input": "50", "output": ""}),
+    (Sudoku4Task, {"input": "100\n030\n321", "output": ""}),
+    (Sudoku9Task, {"input": "1003\n0300\n3210\n4132", "output": ""}),
+], ids=["spaces", "target-only", "3x3", "4x4-as-9x9"])
+def test_external_rows_in_another_format_are_rejected(task, row):
+    with pytest.raises(DllmError, match="external input"):
+        task.from_external(row)

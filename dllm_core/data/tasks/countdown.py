@@ -6,6 +6,9 @@ equation is exact integer arithmetic on two operands taken from the pool (the gi
 plus the results of earlier equations, each usable once), whose last result is the target.
 Spaces in the answer are ignored. A split is decided by the numbers as a sorted multiset plus
 the target, so reordering the numbers never moves a problem to the other split.
+
+:meth:`CountdownTask.from_external` reads the ``{"input": "15,44,79,50", "output": ...}`` rows
+of external test sets (Dream's ``cd3_test.jsonl``: the last input number is the target).
 """
 
 from __future__ import annotations
@@ -14,8 +17,9 @@ import random
 import re
 from collections import Counter
 from dataclasses import dataclass
+from typing import Mapping
 
-from dllm_core.data.tasks.base import Example, Task
+from dllm_core.data.tasks.base import Example, Record, Task
 from dllm_core.registry import DllmError
 
 _PROMPT = re.compile(r"\s*(\d+(?:\s+\d+)*)\s*->\s*(\d+)\s*")
@@ -88,6 +92,16 @@ class CountdownTask(Task):
             return None
         prompt = " ".join(map(str, numbers)) + f" -> {target}"
         return Example(prompt=prompt, answer=",".join(steps), key=key)
+
+    @classmethod
+    def from_external(cls, row: Mapping[str, str]) -> Record:
+        """A record from an ``{"input": "15,44,79,50", "output": "44-15=29,79-29=50"}`` row:
+        comma-separated numbers whose last one is the target, and a reference chain."""
+        values = [value.strip() for value in row["input"].split(",")]
+        if len(values) < 2 or not all(value.isascii() and value.isdigit() for value in values):
+            raise DllmError(f"{cls.name}: an external input must be comma-separated numbers ending "
+                            f"with the target, like '15,44,79,50'; got {row['input']!r}.")
+        return {"prompt": " ".join(values[:-1]) + f" -> {values[-1]}", "answer": row["output"].strip()}
 
     def check(self, prompt: str, answer: str) -> bool:
         numbers, target = parse_prompt(prompt)

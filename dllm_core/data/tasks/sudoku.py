@@ -15,6 +15,9 @@ Splits are disjoint by puzzle (see :mod:`dllm_core.data.tasks.base`):
 * ``sudoku9`` hashes the solution grid, which a unique puzzle determines, so a puzzle can never
   land in both splits either; checking the split before carving blanks keeps test generation
   cheap.
+
+:meth:`SudokuTask.from_external` reads the ``{"input": ..., "output": ...}`` rows of external
+test sets (Dream's ``sudoku_4x4_K.jsonl``), which already use this text format.
 """
 
 from __future__ import annotations
@@ -22,9 +25,9 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from functools import cache
-from typing import ClassVar
+from typing import ClassVar, Mapping
 
-from dllm_core.data.tasks.base import Example, Task
+from dllm_core.data.tasks.base import Example, Record, Task
 from dllm_core.data.tasks.sudoku_grid import (
     Grid,
     all_solutions,
@@ -52,6 +55,15 @@ class SudokuTask(Task):
             raise DllmError(
                 f"{self.name}: blanks must be between 1 and {self.max_blanks}, got {self.blanks}."
             )
+
+    @classmethod
+    def from_external(cls, row: Mapping[str, str]) -> Record:
+        """A record from an ``{"input": puzzle, "output": solution}`` row in the text format."""
+        prompt, answer = row["input"].strip(), row["output"].strip()
+        if parse_grid(prompt, cls.size, blanks_allowed=True) is None:
+            raise DllmError(f"{cls.name}: an external input must be {cls.size} rows of {cls.size} digits "
+                            f"(0 for a blank); got {prompt!r}.")
+        return {"prompt": prompt, "answer": answer}
 
     def check(self, prompt: str, answer: str) -> bool:
         puzzle = parse_grid(prompt, self.size, blanks_allowed=True)
