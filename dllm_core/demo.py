@@ -39,9 +39,10 @@ class DemoConfig:
     output_dir: Path = Path("runs/demo")
     seed: int = 0
     train_puzzles: int = 20000
-    max_steps: int = 500
+    max_steps: int = 800
     batch_size: int = 64
     learning_rate: float = 3e-3
+    warmup_ratio: float = 0.2  # a long warmup makes the jump to solving puzzles come early and reliably
     eval_puzzles: int = 200
     speed_puzzles: int = 200
 
@@ -77,7 +78,7 @@ def train_run_config(config: DemoConfig) -> Any:
     return TrainRunConfig(
         data=f"sudoku4[train:{config.train_puzzles},seed:{config.seed}]",
         output_dir=config.output_dir, family="llada", preset="tiny", max_steps=config.max_steps,
-        batch_size=config.batch_size, learning_rate=config.learning_rate, warmup_ratio=0.05,
+        batch_size=config.batch_size, learning_rate=config.learning_rate, warmup_ratio=config.warmup_ratio,
         lr_scheduler_type="cosine", logging_steps=max(1, min(50, config.max_steps // 10)), seed=config.seed,
         generator_defaults=dict(PLAIN["params"]),
     )

@@ -34,6 +34,7 @@ def test_checkpoint_folder_is_complete(checkpoint):
     info = json.loads((checkpoint / "dllm.json").read_text())
     assert info["family"] == "llada" and info["objective"]["name"] == "masked-diffusion"
     assert info["schedule"] == {"name": "linear"} and info["generator"]["preset"] == "llada"
+    assert info["extra"]["sft_padding"] == "eos"  # LLaDA SFT trains on EOS padding
     history = json.loads((checkpoint / "log_history.json").read_text())
     assert [row["step"] for row in history if "loss" in row] == [2, 4, 6]
 

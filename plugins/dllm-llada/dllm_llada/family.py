@@ -11,10 +11,13 @@ from dllm_core.family import ModelFamily
 #: ``LLaDAConfig(**{**PRESETS["tiny"], "vocab_size": 96, "mask_token_id": 95, ...})``
 #: (``embedding_size=None`` makes the embedding follow ``vocab_size``).
 PRESETS: dict[str, dict[str, Any]] = {
-    # 0.66M parameters plus 2 * 128 * vocab_size for embedding and output; CPU-trainable.
+    # 0.66M parameters plus 2 * 128 * vocab_size for embedding and output; CPU-trainable. Made
+    # for short sequences (puzzles, toy chats): 8 heads of 16 and RoPE base 50 make offsets of a
+    # few dozen tokens easy to tell apart. On 4x4 sudoku, whose rules are all about relative
+    # positions, this learns several times faster than 4 heads of 32 with base 10000.
     "tiny": dict(
-        d_model=128, n_heads=4, n_kv_heads=4, n_layers=4, mlp_hidden_size=256,
-        max_sequence_length=1024, rope_theta=10000.0, embedding_size=None,
+        d_model=128, n_heads=8, n_kv_heads=8, n_layers=4, mlp_hidden_size=256,
+        max_sequence_length=1024, rope_theta=50.0, embedding_size=None,
         mask_token_id=None, eos_token_id=None, pad_token_id=None,
     ),
     # LLaDA 1B of the paper's architecture table (arXiv 2502.09992): 22 layers, d 2048, 32 query
@@ -53,6 +56,7 @@ LLADA = ModelFamily(
                     "bos": "<|startoftext|>"},
     chat_template=LLADA_CHAT_TEMPLATE,
     presets=PRESETS,
+    sft_padding="eos",  # LLaDA SFT: EOS pads each answer to the batch's longest and is trained on
     default_objective="masked-diffusion",
     default_generator="llada",
     generator_defaults={"steps": 128, "gen_length": 128, "block_length": 32},
