@@ -8,6 +8,7 @@ process all of these are no-ops.
 
 from __future__ import annotations
 
+import atexit
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -41,7 +42,18 @@ class ProcessInfo:
 
         launched = int(os.environ.get("WORLD_SIZE", "1")) > 1
         state = PartialState(**({"backend": "gloo"} if launched and not torch.cuda.is_available() else {}))
+        if state.num_processes > 1:
+            atexit.register(leave_process_group)
         return cls(rank=state.process_index, world_size=state.num_processes, device=str(state.device))
+
+
+def leave_process_group() -> None:
+    """Destroy the process group this process joined, if any.
+
+    Run at exit: a process that ends with the group still alive can abort while its gloo
+    threads are torn down ("terminate called without an active exception", exit status -6)."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
 
 
 def all_gather(tensor: torch.Tensor, world_size: int) -> torch.Tensor:

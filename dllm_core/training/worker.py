@@ -45,12 +45,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     from dllm_core.cli.train_command import print_result
     from dllm_core.training.launch import TrainRunConfig, run_training
 
+    from dllm_core.evaluation.distributed import leave_process_group
+
     (path,) = sys.argv[1:] if argv is None else argv
     try:
         result = run_training(TrainRunConfig(**decode_fields(Path(path).read_text())))
     except DllmError as exc:
         print(f"dllm: error: {exc}", file=sys.stderr)
         return 2
+    finally:
+        leave_process_group()  # before exit, so no process aborts while gloo's threads stop
     if result.main_process:
         print_result(result)
     return 0
