@@ -49,20 +49,6 @@ def test_external_test_files_become_task_records(tmp_path):
         quality.read_external(COUNTDOWN3, tmp_path / "empty.jsonl")
 
 
-def test_the_ar_twin_has_the_mdm_shape_and_parameter_count():
-    from transformers import LlamaForCausalLM
-
-    from dllm_core.data.tokenizer import build_char_tokenizer
-    from dllm_core.registry import get_registry, load_reference
-    from dllm_core.training.launch import preset_config
-
-    family = get_registry().families.get("llada")
-    config = preset_config(family, "tiny", build_char_tokenizer())
-    mdm = load_reference(family.model_class)(config)
-    ar = LlamaForCausalLM(quality.llama_twin(config))
-    assert quality.parameter_count(ar) == quality.parameter_count(mdm)
-
-
 def test_scores_are_checked_by_the_task_and_tabled_side_by_side(tmp_path):
     task = COUNTDOWN3.build()
     eval_set = quality.EvalSet("generated", [{"prompt": "2 3 5 -> 30", "answer": "2*3=6,6*5=30"}] * 2)
