@@ -231,7 +231,7 @@ def checkpoint_info(config: TrainRunConfig, family: ModelFamily, objective: Any)
         schedule=objective.config.schedule.to_config(),
         generator=generator,
         extra={"mode": config.mode, "data": config.data, "preset": config.preset, "base_model": config.model,
-               "sft_padding": config.sft_padding or family.sft_padding,
+               "sft_padding": sft_padding(config, family),
                **({"backbone_family": config.backbone} if config.backbone else {})},
     )
 
@@ -374,14 +374,20 @@ def run_training(config: TrainRunConfig) -> TrainRunResult:
                           processes=arguments.world_size, main_process=main)
 
 
+def sft_padding(config: TrainRunConfig, family: ModelFamily) -> str:
+    """``--sft-padding``, else the family's: ``"ignore"`` or ``"eos"``."""
+    padding = config.sft_padding or family.sft_padding
+    if padding not in ("ignore", "eos"):
+        raise DllmError(f"--sft-padding must be 'ignore' or 'eos', got {padding!r}")
+    return padding
+
+
 def build_collator(config: TrainRunConfig, family: ModelFamily, special: SpecialTokens) -> Any:
     """The padding collator; with SFT padding ``"eos"`` (``--sft-padding``, else the family's)
     shorter answers are padded with EOS that is attended to and trained on (LLaDA's recipe)."""
     from dllm_core.data.collators import PaddingCollator
 
-    padding = config.sft_padding or family.sft_padding
-    if padding not in ("ignore", "eos"):
-        raise DllmError(f"--sft-padding must be 'ignore' or 'eos', got {padding!r}")
+    padding = sft_padding(config, family)
     if config.mode == "sft" and padding == "eos":
         if special.eos_token_id is None:
             raise DllmError("--sft-padding eos needs an EOS token; the tokenizer has none")
