@@ -81,7 +81,7 @@ class Settings:
     eval_count: int = 500
     steps: int = 3000  # optimizer steps of each model
     batch_size: int = 256
-    learning_rate: float = 1e-3  # the demo's 3e-3 is tuned for a model of width 128
+    learning_rate: float = 1e-3  # the demo's 2e-3 is tuned for batches of 32
     processes: int = max(1, multiprocessing.cpu_count())  # puzzle generation workers
     device: str = "cuda"
 

@@ -16,6 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--max-steps", type=int, default=defaults.max_steps)
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    parser.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
     parser.add_argument("--eval-puzzles", type=int, default=defaults.eval_puzzles)
     parser.add_argument("--min-solve-rate", type=float, default=None,
                         help="exit with 1 when the held-out solve rate is below this fraction")
@@ -27,7 +28,8 @@ def run(args: argparse.Namespace) -> int:
     if "llada" not in get_registry().families:
         raise DllmError("the demo trains an LLaDA model: install the plugin (pip install ./plugins/dllm-llada)")
     config = DemoConfig(output_dir=args.output_dir, seed=args.seed, max_steps=args.max_steps,
-                        batch_size=args.batch_size, eval_puzzles=args.eval_puzzles)
+                        batch_size=args.batch_size,
+                        learning_rate=args.learning_rate, eval_puzzles=args.eval_puzzles)
     solve_rate = run_demo(config)
     if args.min_solve_rate is not None and solve_rate < args.min_solve_rate:
         print(f"solve rate {100 * solve_rate:.1f}% is below the required {100 * args.min_solve_rate:.1f}%")

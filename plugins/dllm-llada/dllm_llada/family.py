@@ -11,12 +11,13 @@ from dllm_core.family import ModelFamily
 #: ``LLaDAConfig(**{**PRESETS["tiny"], "vocab_size": 96, "mask_token_id": 95, ...})``
 #: (``embedding_size=None`` makes the embedding follow ``vocab_size``).
 PRESETS: dict[str, dict[str, Any]] = {
-    # 0.66M parameters plus 2 * 128 * vocab_size for embedding and output; CPU-trainable. Made
-    # for short sequences (puzzles, toy chats): 8 heads of 16 and RoPE base 50 make offsets of a
-    # few dozen tokens easy to tell apart. On 4x4 sudoku, whose rules are all about relative
-    # positions, this learns several times faster than 4 heads of 32 with base 10000.
+    # 0.52M parameters plus 2 * 64 * vocab_size for embedding and output; CPU-trainable. Made
+    # for short sequences (puzzles, toy chats): deep and narrow (8 layers of width 64, 4 heads
+    # of 16) with RoPE base 50, so offsets of a few dozen tokens are easy to tell apart. On 4x4
+    # sudoku, whose rules are all about relative positions, depth is what counts: this learns
+    # about twice as fast per optimizer step as 4 layers of width 128 at about the same cost.
     "tiny": dict(
-        d_model=128, n_heads=8, n_kv_heads=8, n_layers=4, mlp_hidden_size=256,
+        d_model=64, n_heads=4, n_kv_heads=4, n_layers=8, mlp_hidden_size=256,
         max_sequence_length=1024, rope_theta=50.0, embedding_size=None,
         mask_token_id=None, eos_token_id=None, pad_token_id=None,
     ),
