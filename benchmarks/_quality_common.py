@@ -280,7 +280,7 @@ def write_chart(scores: Sequence[Score], path: Path, title: str) -> None:
     for offset, model in ((-width / 2, MDM), (width / 2, AR)):
         values = [rate[(task, eval_set, model)] for task, eval_set in groups]
         bars = axes.bar([i + offset for i in range(len(groups))], values, width, label=model)
-        axes.bar_label(bars, fmt="%.0f%%", fontsize=8)
+        axes.bar_label(bars, fmt="%.1f%%", fontsize=8)
     axes.set_xticks(range(len(groups)), [f"{task}\n{eval_set}" for task, eval_set in groups], fontsize=8)
     axes.set_ylabel("solved (%)")
     axes.set_ylim(0, 110)
