@@ -15,6 +15,8 @@ from typing import Any
 
 import torch
 
+from dllm_core.process_group import leave_process_group
+
 
 @dataclass(frozen=True)
 class ProcessInfo:
@@ -45,15 +47,6 @@ class ProcessInfo:
         if state.num_processes > 1:
             atexit.register(leave_process_group)
         return cls(rank=state.process_index, world_size=state.num_processes, device=str(state.device))
-
-
-def leave_process_group() -> None:
-    """Destroy the process group this process joined, if any.
-
-    Run at exit: a process that ends with the group still alive can abort while its gloo
-    threads are torn down ("terminate called without an active exception", exit status -6)."""
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
-        torch.distributed.destroy_process_group()
 
 
 def all_gather(tensor: torch.Tensor, world_size: int) -> torch.Tensor:
