@@ -28,8 +28,8 @@ def run(args: argparse.Namespace) -> int:
     if "llada" not in get_registry().families:
         raise DllmError("the demo trains an LLaDA model: install the plugin (pip install ./plugins/dllm-llada)")
     config = DemoConfig(output_dir=args.output_dir, seed=args.seed, max_steps=args.max_steps,
-                        batch_size=args.batch_size,
-                        learning_rate=args.learning_rate, eval_puzzles=args.eval_puzzles)
+                        batch_size=args.batch_size, learning_rate=args.learning_rate,
+                        eval_puzzles=args.eval_puzzles)
     solve_rate = run_demo(config)
     if args.min_solve_rate is not None and solve_rate < args.min_solve_rate:
         print(f"solve rate {100 * solve_rate:.1f}% is below the required {100 * args.min_solve_rate:.1f}%")

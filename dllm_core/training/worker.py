@@ -43,9 +43,8 @@ def decode_fields(text: str) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     from dllm_core.cli.train_command import print_result
-    from dllm_core.training.launch import TrainRunConfig, run_training
-
     from dllm_core.process_group import leave_process_group
+    from dllm_core.training.launch import TrainRunConfig, run_training
 
     (path,) = sys.argv[1:] if argv is None else argv
     try:
