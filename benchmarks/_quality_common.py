@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from dllm_core.data.tasks.base import Record, Task
-from dllm_core.registry import DllmError, get_registry
+from dllm_core.errors import DllmError
+from dllm_core.registry import get_registry
 from dllm_core.training.launch import (
     TrainRunConfig,
     build_datasets,

@@ -23,7 +23,8 @@ from typing import Any, Iterator
 
 from dllm_core import __version__
 from dllm_core.family import ModelFamily
-from dllm_core.registry import DllmError, get_registry, load_reference
+from dllm_core.errors import DllmError
+from dllm_core.registry import get_registry, load_reference
 
 DLLM_JSON = "dllm.json"
 ADAPTER_CONFIG = "adapter_config.json"

@@ -38,7 +38,8 @@ from typing import Any
 
 from dllm_core.checkpoint import CheckpointInfo, register_family_classes, save_checkpoint
 from dllm_core.family import ModelFamily
-from dllm_core.registry import DllmError, get_registry, load_reference
+from dllm_core.errors import DllmError
+from dllm_core.registry import get_registry, load_reference
 
 #: config attributes copied from the AR config to the family's (the Qwen2/Qwen3/Llama names),
 #: where the source has them (a Qwen2 config has no head_dim: the family's default, D / H, holds)

@@ -16,16 +16,21 @@ This module imports neither torch nor transformers.
 
 from __future__ import annotations
 
-import difflib
 import importlib
 import os
 from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any, Callable, Iterable, Iterator
 
+__all__ = [
+    "DllmError", "Entry", "PluginError", "PluginHost", "PluginInfo", "Registry", "UnknownNameError",
+    "did_you_mean", "get_registry", "load_reference", "reset_registry", "unknown_name_error",
+]
+
 import pluggy
 
 from dllm_core import __version__, hookspecs
+from dllm_core.errors import DllmError, PluginError, UnknownNameError, did_you_mean, unknown_name_error
 from dllm_core.family import ModelFamily
 
 ENTRY_POINT_GROUP = "dllm"
@@ -42,37 +47,6 @@ REGISTRATION_HOOKS: dict[str, str] = {
     "suites": "dllm_register_suites",
     "commands": "dllm_register_commands",
 }
-
-
-class DllmError(Exception):
-    """An error with a message meant for the user: the problem and the fix, on one line."""
-
-
-class UnknownNameError(DllmError, KeyError):
-    """A name that no registry entry (or plugin) carries."""
-
-    def __str__(self) -> str:  # KeyError would quote the message
-        return self.args[0]
-
-
-class PluginError(DllmError):
-    """A plugin could not be loaded (raised in strict mode or for bad ``DLLM_PLUGINS``)."""
-
-
-def did_you_mean(name: str, choices: Iterable[str]) -> str:
-    """A ``" Did you mean 'x'?"`` suffix for the closest of ``choices`` (or ``""``)."""
-    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
-    return f" Did you mean '{close[0]}'?" if close else ""
-
-
-def unknown_name_error(what: str, name: str, choices: Iterable[str], fix: str = "") -> UnknownNameError:
-    """Build the one-line error for an unknown ``what`` called ``name``."""
-    choices = sorted(choices)
-    known = ", ".join(choices) if choices else "none"
-    message = f"unknown {what} '{name}'.{did_you_mean(name, choices)} Known: {known}."
-    if fix:
-        message += f" {fix}"
-    return UnknownNameError(message)
 
 
 def load_reference(reference: str) -> Any:

@@ -22,7 +22,8 @@ from typing import Any, Callable, Sequence
 
 from dllm_core.checkpoint import CheckpointInfo, load_for_inference, locate_checkpoint, resolve_family
 from dllm_core.family import ModelFamily
-from dllm_core.registry import DllmError, get_registry
+from dllm_core.errors import DllmError
+from dllm_core.registry import get_registry
 from dllm_core.tokens import SpecialTokens
 
 #: generic name -> {preset: that preset's own parameter name}; absent presets keep the generic name

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from dllm_core.family import ModelFamily
-from dllm_core.registry import DllmError, load_reference
+from dllm_core.errors import DllmError
+from dllm_core.registry import load_reference
 
 ROLES = ("mask", "eos", "eot", "bos", "pad")
 

@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from dllm_core.evaluation.bundled import BUNDLED_TASKS
-from dllm_core.registry import DllmError, get_registry
+from dllm_core.errors import DllmError
+from dllm_core.registry import get_registry
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -6,7 +6,8 @@ import argparse
 import dataclasses
 import json
 
-from dllm_core.registry import REGISTRATION_HOOKS, Entry, get_registry, unknown_name_error
+from dllm_core.errors import unknown_name_error
+from dllm_core.registry import REGISTRATION_HOOKS, Entry, get_registry
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -14,7 +14,8 @@ import traceback
 from typing import Sequence
 
 from dllm_core import __version__
-from dllm_core.registry import DllmError, get_registry, unknown_name_error
+from dllm_core.errors import DllmError, unknown_name_error
+from dllm_core.registry import get_registry
 
 USAGE_ERROR = 2
 

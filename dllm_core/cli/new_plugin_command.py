@@ -16,7 +16,7 @@ from pathlib import Path
 from string import Template
 
 from dllm_core import __version__
-from dllm_core.registry import DllmError
+from dllm_core.errors import DllmError
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 

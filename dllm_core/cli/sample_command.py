@@ -15,7 +15,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from dllm_core.registry import DllmError
+from dllm_core.errors import DllmError
 
 
 def add_generation_arguments(parser: argparse.ArgumentParser) -> None:

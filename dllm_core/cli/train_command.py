@@ -18,7 +18,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dllm_core.registry import DllmError
+from dllm_core.errors import DllmError
 
 if TYPE_CHECKING:
     from dllm_core.training.adapters import LoraOptions

@@ -16,7 +16,7 @@ from typing import Any, Mapping, Sequence
 import torch
 
 from dllm_core.data.processing import IGNORE_INDEX
-from dllm_core.registry import DllmError
+from dllm_core.errors import DllmError
 
 
 @dataclass

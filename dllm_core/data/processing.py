@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Literal, Mapping
 
 from dllm_core.data.records import BadRecordError, Message, OnBadRecord, conversation_of
-from dllm_core.registry import DllmError
+from dllm_core.errors import DllmError
 
 if TYPE_CHECKING:
     from datasets import Dataset

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any, Literal, Mapping
 
-from dllm_core.registry import DllmError
+from dllm_core.errors import DllmError
 
 ROLES = ("system", "user", "assistant")
 

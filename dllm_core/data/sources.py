@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Mapping
 
 from dllm_core.data.spec import GENERAL_OPTIONS, DatasetSpecError, SpecPart
-from dllm_core.registry import did_you_mean, get_registry, unknown_name_error
+from dllm_core.errors import did_you_mean, unknown_name_error
+from dllm_core.registry import get_registry
 
 if TYPE_CHECKING:
     from datasets import Dataset

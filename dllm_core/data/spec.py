@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Mapping
 
-from dllm_core.registry import DllmError
+from dllm_core.errors import DllmError
 
 if TYPE_CHECKING:
     from datasets import DatasetDict

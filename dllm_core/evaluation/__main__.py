@@ -19,7 +19,7 @@ import sys
 from typing import Sequence
 
 from dllm_core.evaluation.bundled import TASKS_DIR
-from dllm_core.registry import DllmError
+from dllm_core.errors import DllmError
 
 TASK_OPTIONS = ("--tasks", "-t")
 

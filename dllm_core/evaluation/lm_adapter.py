@@ -43,7 +43,7 @@ from dllm_core.evaluation.loading import load_for_evaluation
 from dllm_core.evaluation.loglikelihood import ElboConfig, is_greedy, negative_elbo
 from dllm_core.evaluation.models import lm_eval_name
 from dllm_core.evaluation.settings import settings_from_model_args
-from dllm_core.registry import DllmError
+from dllm_core.errors import DllmError
 from dllm_core.sampling import ROW_LIST_PRESETS
 
 logger = logging.getLogger(__name__)

@@ -16,7 +16,8 @@ from typing import Any
 from dllm_core.checkpoint import CheckpointInfo, adapter_base, load_for_inference
 from dllm_core.evaluation.settings import AdapterSettings
 from dllm_core.family import ModelFamily
-from dllm_core.registry import DllmError, get_registry
+from dllm_core.errors import DllmError
+from dllm_core.registry import get_registry
 from dllm_core.sampling import max_positions
 from dllm_core.tokens import SpecialTokens
 

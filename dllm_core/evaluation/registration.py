@@ -10,7 +10,8 @@ empty one would hide them.
 from __future__ import annotations
 
 from dllm_core.evaluation.models import lm_eval_name
-from dllm_core.registry import DllmError, get_registry
+from dllm_core.errors import DllmError
+from dllm_core.registry import get_registry
 
 MODELS_MODULE = "dllm_core.evaluation.models"
 

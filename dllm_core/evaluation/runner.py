@@ -22,7 +22,7 @@ from typing import Any, Sequence
 
 from dllm_core.evaluation.bundled import BUNDLED_TASKS, TASKS_DIR
 from dllm_core.evaluation.suites import get_suite
-from dllm_core.registry import DllmError, did_you_mean
+from dllm_core.errors import DllmError, did_you_mean
 
 
 @dataclass

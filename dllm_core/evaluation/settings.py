@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from dllm_core.registry import DllmError
+from dllm_core.errors import DllmError
 
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 IGNORED_KEYS = ("max_batch_size", "trust_remote_code")

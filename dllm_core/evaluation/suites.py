@@ -20,7 +20,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dllm_core.registry import DllmError, get_registry
+from dllm_core.errors import DllmError
+from dllm_core.registry import get_registry
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,8 @@ from dllm_core.generation.capabilities import family_of, model_capabilities
 from dllm_core.generation.engine import StepCallback, denoise
 from dllm_core.generation.output import GenerationOutput
 from dllm_core.generation.presets.base import Preset, PresetContext
-from dllm_core.registry import DllmError, get_registry
+from dllm_core.errors import DllmError
+from dllm_core.registry import get_registry
 
 
 def generate(

@@ -6,7 +6,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from dllm_core.family import ModelFamily
-from dllm_core.registry import UnknownNameError, get_registry
+from dllm_core.errors import UnknownNameError
+from dllm_core.registry import get_registry
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ import importlib.util
 from dataclasses import dataclass, field
 from typing import Any
 
-from dllm_core.registry import DllmError
+from dllm_core.errors import DllmError
 
 #: module -> the dllm-core extra that installs it
 EXTRAS = {"peft": "lora", "bitsandbytes": "quant"}

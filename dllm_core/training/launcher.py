@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from dllm_core.registry import DllmError, unknown_name_error
+from dllm_core.errors import DllmError, unknown_name_error
 
 CONFIG_DIR = Path(__file__).with_name("accelerate_configs")
 #: ``fsdp`` is FSDP2: FSDP1 cannot gather a state dict on every platform (it crashes on CPU)

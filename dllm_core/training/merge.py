@@ -13,7 +13,7 @@ from dllm_core.checkpoint import (
     resolve_family,
     save_checkpoint,
 )
-from dllm_core.registry import DllmError
+from dllm_core.errors import DllmError
 
 
 def merge_lora(adapter: Path, output: Path) -> Path:

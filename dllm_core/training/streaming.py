@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 from dllm_core.data.processing import IGNORE_INDEX
-from dllm_core.registry import DllmError
+from dllm_core.errors import DllmError
 
 if TYPE_CHECKING:
     from datasets import IterableDataset

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from dllm_core.registry import DllmError
+from dllm_core.errors import DllmError
 
 
 def encode_fields(fields: dict[str, Any]) -> str:

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from dllm_core.checkpoint import CheckpointInfo, atomic_directory, resolve_family
-from dllm_core.registry import DllmError
+from dllm_core.errors import DllmError
 
 
 def test_atomic_directory_replaces_only_on_success(tmp_path):

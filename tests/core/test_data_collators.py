@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from dllm_core.data.collators import PaddingCollator
-from dllm_core.registry import DllmError
+from dllm_core.errors import DllmError
 
 
 def test_pads_to_the_longest_with_pad_labels_and_mask():

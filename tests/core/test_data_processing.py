@@ -14,7 +14,7 @@ from dllm_core.data.processing import (
 )
 from dllm_core.data.records import BadRecordError
 from dllm_core.data.tokenizer import build_char_tokenizer
-from dllm_core.registry import DllmError
+from dllm_core.errors import DllmError
 
 
 @pytest.fixture(scope="module")

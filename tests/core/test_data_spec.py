@@ -7,7 +7,7 @@ import json
 import pytest
 
 from dllm_core.data.spec import DatasetSpecError, SpecPart, load_dataset_spec, parse_dataset_spec
-from dllm_core.registry import DllmError
+from dllm_core.errors import DllmError
 
 ROWS = [{"prompt": f"q{i}", "answer": f"a{i}"} for i in range(30)]
 

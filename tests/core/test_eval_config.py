@@ -14,7 +14,8 @@ from dllm_core.evaluation import bundled, runner
 from dllm_core.evaluation.runner import EvalConfig, EvalRun, merge_results, plan_runs
 from dllm_core.evaluation.settings import AdapterSettings, settings_from_model_args
 from dllm_core.evaluation.suites import STANDARD, get_suite
-from dllm_core.registry import DllmError, get_registry
+from dllm_core.errors import DllmError
+from dllm_core.registry import get_registry
 
 CKPT = Path("/nonexistent/ckpt")
 

@@ -11,7 +11,8 @@ import torch
 from dllm_core.family import ModelFamily
 from dllm_core.generation import DREAM, FASTDLLM, LLADA, MDLM, Preset, api, generate
 from dllm_core.generation.capabilities import ModelCapabilities, family_of, model_capabilities
-from dllm_core.registry import DllmError, get_registry
+from dllm_core.errors import DllmError
+from dllm_core.registry import get_registry
 from dllm_core.testing.generation import ToyConfig, ToyDiffusionLM
 
 PROMPT = torch.tensor([[3, 14, 15, 9]])

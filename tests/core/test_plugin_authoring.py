@@ -14,7 +14,7 @@ import pytest
 
 from dllm_core import hookspecs
 from dllm_core.cli.new_plugin_command import core_version_range, render_plugin
-from dllm_core.registry import DllmError
+from dllm_core.errors import DllmError
 from fake_dists import run_dllm
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "plugins.md"

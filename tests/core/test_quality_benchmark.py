@@ -14,7 +14,7 @@ import _quality_common as quality
 
 from dllm_core.data.spec import parse_dataset_spec
 from dllm_core.demo import DemoConfig
-from dllm_core.registry import DllmError
+from dllm_core.errors import DllmError
 
 COUNTDOWN3 = quality.TaskSetting("countdown-3", "countdown", {"min_numbers": 3, "max_numbers": 3})
 

@@ -9,7 +9,7 @@ from typing import ClassVar
 import pytest
 import torch
 
-from dllm_core.registry import UnknownNameError
+from dllm_core.errors import UnknownNameError
 from dllm_core.schedules import (
     CosineSchedule,
     EditCosineSchedule,

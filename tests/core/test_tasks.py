@@ -13,7 +13,8 @@ from dllm_core.data.tasks.base import split_of
 from dllm_core.data.tasks.countdown import CountdownTask
 from dllm_core.data.tasks.sudoku import Sudoku4Task, Sudoku9Task
 from dllm_core.data.tasks.sudoku_grid import all_solutions, count_solutions, format_grid, parse_grid
-from dllm_core.registry import DllmError, get_registry
+from dllm_core.errors import DllmError
+from dllm_core.registry import get_registry
 
 
 def _prompts(records: list[dict[str, str]]) -> set[str]:

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pytest
 
 from dllm_core.family import ModelFamily
-from dllm_core.registry import DllmError
+from dllm_core.errors import DllmError
 from dllm_core.tokens import resolve_special_tokens
 
 

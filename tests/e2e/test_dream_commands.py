@@ -14,7 +14,7 @@ import torch
 
 from dllm_core.data.processing import IGNORE_INDEX, PTConfig, SFTConfig, pack_pretraining, tokenize_sft
 from dllm_core.data.tokenizer import build_char_tokenizer
-from dllm_core.registry import DllmError
+from dllm_core.errors import DllmError
 from dllm_core.sampling import Sampler, generation_config_defaults
 from dllm_core.training.launch import TrainRunConfig, run_training
 

@@ -11,7 +11,7 @@ import pytest
 import yaml
 from scale_runs import environment
 
-from dllm_core.registry import DllmError
+from dllm_core.errors import DllmError
 from dllm_core.training.adapters import check_adapter_extras
 from dllm_core.training.launcher import (
     LaunchOptions,

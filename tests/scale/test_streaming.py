@@ -41,7 +41,7 @@ def test_streaming_pretraining_run(tmp_path):
 
 @pytest.mark.parametrize("spec, message", [("sudoku4", "is a task"), ("a.txt[train:5]", "drop train:N")])
 def test_streaming_needs_a_whole_file_or_hub_source(spec, message, tmp_path):
-    from dllm_core.registry import DllmError
+    from dllm_core.errors import DllmError
     from dllm_core.training.streaming import open_stream
 
     (tmp_path / "a.txt").write_text("x\n")

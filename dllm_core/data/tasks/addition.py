@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 
 from dllm_core.data.tasks.base import Example, Task
-from dllm_core.registry import DllmError
+from dllm_core.errors import DllmError
 
 _PROMPT = re.compile(r"\s*(\d+)\+(\d+)=\s*")
 

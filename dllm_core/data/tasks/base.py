@@ -20,7 +20,7 @@ from dataclasses import dataclass, fields
 from typing import ClassVar
 
 from dllm_core.data.records import Message, as_messages
-from dllm_core.registry import DllmError
+from dllm_core.errors import DllmError
 
 SPLITS = ("train", "test")
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Mapping
 
 from dllm_core.data.tasks.base import Example, Record, Task
-from dllm_core.registry import DllmError
+from dllm_core.errors import DllmError
 
 _PROMPT = re.compile(r"\s*(\d+(?:\s+\d+)*)\s*->\s*(\d+)\s*")
 _EQUATION = re.compile(r"(\d+)([-+*/])(\d+)=(\d+)")

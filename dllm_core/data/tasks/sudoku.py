@@ -37,7 +37,7 @@ from dllm_core.data.tasks.sudoku_grid import (
     parse_grid,
     random_solution,
 )
-from dllm_core.registry import DllmError
+from dllm_core.errors import DllmError
 
 
 @dataclass

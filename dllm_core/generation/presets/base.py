@@ -11,7 +11,7 @@ import torch
 from dllm_core.generation.canvas import Canvas
 from dllm_core.generation.capabilities import ModelCapabilities
 from dllm_core.generation.config import GenerationConfig
-from dllm_core.registry import did_you_mean
+from dllm_core.errors import did_you_mean
 
 
 @dataclass(frozen=True)

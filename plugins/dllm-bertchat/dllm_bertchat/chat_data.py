@@ -26,7 +26,7 @@ from dllm_core.data.tasks.addition import AdditionTask
 from dllm_core.data.tasks.base import Example, Task
 from dllm_core.data.tasks.countdown import CountdownTask
 from dllm_core.data.tasks.sudoku import Sudoku4Task
-from dllm_core.registry import DllmError
+from dllm_core.errors import DllmError
 
 
 @dataclass(frozen=True)

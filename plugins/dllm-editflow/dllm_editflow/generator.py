@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from dllm_core.checkpoint import CheckpointInfo
-from dllm_core.registry import DllmError
+from dllm_core.errors import DllmError
 from dllm_core.sampling import Completion, Sampler
 from dllm_editflow.history import EditHistory
 

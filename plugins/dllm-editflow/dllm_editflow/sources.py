@@ -20,7 +20,8 @@ from typing import Any, Callable, Sequence
 
 import torch
 
-from dllm_core.registry import DllmError, get_registry, load_reference
+from dllm_core.errors import DllmError
+from dllm_core.registry import get_registry, load_reference
 
 #: registry prefix of x_0 sources (``dllm_register_generators``)
 SOURCE_PREFIX = "editflow-x0/"

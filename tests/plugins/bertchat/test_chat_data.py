@@ -6,7 +6,7 @@ import pytest
 
 from dllm_bertchat.chat_data import BertChatQATask
 from dllm_core.data.spec import load_dataset_spec
-from dllm_core.registry import DllmError
+from dllm_core.errors import DllmError
 
 
 def test_spec_loads_disjoint_splits_of_checkable_questions():

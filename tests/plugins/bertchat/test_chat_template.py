@@ -11,7 +11,7 @@ from dllm_bertchat.chat_template import CHAT_TEMPLATE
 from dllm_bertchat.family import BERTCHAT
 from dllm_core.data.processing import IGNORE_INDEX, tokenize_sft
 from dllm_core.data.tokenizer import build_char_tokenizer
-from dllm_core.registry import DllmError
+from dllm_core.errors import DllmError
 from dllm_core.tokens import adapt_tokenizer, resolve_special_tokens
 
 WORDS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "system", "user", "assistant", ":", "?", "what",

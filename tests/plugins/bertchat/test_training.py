@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from dllm_core.data.collators import PaddingCollator
-from dllm_core.registry import DllmError
+from dllm_core.errors import DllmError
 from dllm_core.sampling import Sampler
 from dllm_core.training.launch import (
     TrainRunConfig,

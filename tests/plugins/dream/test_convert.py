@@ -20,7 +20,7 @@ import torch
 
 from dllm_core.cli import convert_command
 from dllm_core.convert import ConvertConfig, convert_from_ar
-from dllm_core.registry import DllmError
+from dllm_core.errors import DllmError
 
 EOS = "<|endoftext|>"
 SHAPE = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,

@@ -19,7 +19,8 @@ from dllm_core.evaluation.lm_adapter import DiffusionLM
 from dllm_core.evaluation.registration import register_lm_eval_models
 from dllm_core.generation import GenerationOutput
 from dllm_core.data.tokenizer import build_char_tokenizer
-from dllm_core.registry import DllmError, get_registry
+from dllm_core.errors import DllmError
+from dllm_core.registry import get_registry
 from dllm_llada.configuration_llada import LLaDAConfig
 from dllm_llada.family import PRESETS
 from dllm_llada.modeling_llada import LLaDAModelLM

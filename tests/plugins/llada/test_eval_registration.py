@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dllm_core.registry import DllmError
+from dllm_core.errors import DllmError
 
 
 # -- lm-eval registration --------------------------------------------------------------------

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from dllm_core.registry import DllmError, get_registry
+from dllm_core.errors import DllmError
+from dllm_core.registry import get_registry
 from dllm_core.tokens import SpecialTokens
 from dllm_core.training.launch import TrainRunConfig, build_collator
 
