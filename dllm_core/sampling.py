@@ -22,6 +22,7 @@ from typing import Any, Callable, Sequence
 
 from dllm_core.checkpoint import CheckpointInfo, load_for_inference, locate_checkpoint, resolve_family
 from dllm_core.family import ModelFamily
+from dllm_core.model_config import max_positions
 from dllm_core.errors import DllmError
 from dllm_core.registry import get_registry
 from dllm_core.tokens import SpecialTokens
@@ -57,15 +58,6 @@ def generation_config_defaults(folder: Path, preset: str) -> dict[str, Any]:
         raise DllmError(f"cannot read {path}: {exc}; fix or delete it") from None
     accepted = set(get_registry().generators.get(preset).parameters())
     return {key: value for key, value in values.items() if key in accepted and value is not None}
-
-
-def max_positions(config: Any) -> int | None:
-    """The longest sequence the model's positions allow (``None`` when the config says nothing)."""
-    for attribute in ("max_sequence_length", "max_position_embeddings", "n_positions"):
-        value = getattr(config, attribute, None)
-        if isinstance(value, int) and value > 0:
-            return value
-    return None
 
 
 @dataclass

@@ -18,7 +18,7 @@ from dllm_core.evaluation.settings import AdapterSettings
 from dllm_core.family import ModelFamily
 from dllm_core.errors import DllmError
 from dllm_core.registry import get_registry
-from dllm_core.sampling import max_positions
+from dllm_core.model_config import max_positions
 from dllm_core.tokens import SpecialTokens
 
 DEFAULT_MAX_LENGTH = 2048

@@ -28,7 +28,7 @@ from dllm_core.checkpoint import (
 from dllm_core.family import ModelFamily
 from dllm_core.errors import DllmError, unknown_name_error
 from dllm_core.registry import get_registry, load_reference
-from dllm_core.sampling import max_positions
+from dllm_core.model_config import max_positions
 from dllm_core.tokens import SpecialTokens, adapt_tokenizer, resolve_special_tokens
 from dllm_core.training.adapters import LoraOptions, add_lora, four_bit_config
 

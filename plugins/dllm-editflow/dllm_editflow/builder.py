@@ -10,7 +10,7 @@ from typing import Any
 
 from dllm_core.errors import DllmError
 from dllm_core.registry import get_registry
-from dllm_core.sampling import max_positions
+from dllm_core.model_config import max_positions
 from dllm_core.training.launch import preset_config
 from dllm_editflow.configuration import EditFlowConfig
 from dllm_editflow.modeling import EditFlowModel
