@@ -2,10 +2,10 @@
 autoregressive twin trained on the same data with the same budget, then scored by the task.
 
 * The recipe (optimizer steps, batch, learning rate, scheduler, warmup, seed, train puzzles) is
-  the demo's: :func:`demo_recipe` returns the ``TrainRunConfig`` that ``dllm_core.demo.train``
+  the demo's: :func:`demo_recipe` returns the ``TrainRunConfig`` that ``dllm_llada.demo.train``
   builds from ``DemoConfig``'s defaults, read at run time so the benchmarks follow its tuning.
 * The masked-diffusion model (MDM) trains through ``run_training`` (the project's own path,
-  ``DiffusionTrainer``) and is sampled with the ``Sampler``: the demo's plain setting (``llada``
+  ``DiffusionTrainer``) and is sampled through the ``InferenceSession``: the demo's plain setting (``llada``
   preset, one token per step, one block over the whole answer).
 * The autoregressive model (AR) is ``transformers.LlamaForCausalLM`` with the MDM's width,
   depth, heads and MLP size (:func:`llama_twin`), trained by a plain ``transformers.Trainer``
@@ -27,14 +27,14 @@ from typing import Any, Mapping, Sequence
 from dllm_core.data.tasks.base import Record, Task
 from dllm_core.errors import DllmError
 from dllm_core.registry import get_registry
-from dllm_core.training.launch import (
-    TrainRunConfig,
+from dllm_core.training.run import (
     build_datasets,
     build_tokenizer,
     resolve_run_family,
     run_training,
     training_arguments,
 )
+from dllm_core.training.run_config import TrainRunConfig
 
 MDM, AR = "MDM (LLaDA, masked diffusion)", "AR (LlamaForCausalLM)"
 EVAL_SEED = 1234  # the demo's held-out seed
@@ -93,8 +93,8 @@ class Score:
 
 # -- the recipe --------------------------------------------------------------------------------
 def demo_recipe() -> TrainRunConfig:
-    """The ``TrainRunConfig`` that ``dllm_core.demo`` trains with for ``DemoConfig()``."""
-    from dllm_core import demo
+    """The ``TrainRunConfig`` that ``dllm_llada.demo`` trains with for ``DemoConfig()``."""
+    from dllm_llada import demo
 
     return demo.train_run_config(demo.DemoConfig())
 
@@ -186,15 +186,15 @@ def train_ar(run: TrainRunConfig, mdm_config: Any) -> tuple[Any, Any, Trained]:
 def mdm_answers(checkpoint: Path, prompts: Sequence[str], answer_length: int, batch_size: int,
                 device: str | None = None, dtype: Any = None) -> list[str]:
     """The MDM's answers with the demo's plain setting over ``answer_length`` tokens."""
-    from dllm_core.demo import PLAIN
-    from dllm_core.sampling import Sampler
+    from dllm_core.session import InferenceSession
+    from dllm_llada.demo import PLAIN
 
-    sampler = Sampler.from_checkpoint(checkpoint, preset=PLAIN["preset"], device=device, dtype=dtype)
-    overrides = plain_generation(answer_length)
+    session = InferenceSession.load(checkpoint, generator=PLAIN["preset"], device=device, dtype=dtype)
+    params = session.params(values=plain_generation(answer_length))
     answers: list[str] = []
     for start in range(0, len(prompts), batch_size):
         batch = prompts[start:start + batch_size]
-        answers.extend(c.text for c in sampler.complete(batch, chat=True, overrides=overrides))
+        answers.extend(c.text for c in session.complete(batch, params, chat=True))
     return answers
 
 

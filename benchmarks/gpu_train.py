@@ -38,7 +38,8 @@ from dllm_core.checkpoint import load_model, register_family_classes
 from dllm_core.objectives import MaskedDiffusionObjective
 from dllm_core.registry import get_registry, load_reference
 from dllm_core.training import DiffusionTrainer
-from dllm_core.training.adapters import LoraOptions, add_lora, four_bit_config
+from dllm_core.training.adapters import add_lora, four_bit_config
+from dllm_core.training.run_config import TrainRunConfig
 
 #: peak dense bf16 TFLOP/s by a substring of the device name
 PEAK_TFLOPS = {"H200": 989.0, "H100": 989.0, "A100": 312.0, "L40S": 362.0, "A10G": 70.0}
@@ -224,7 +225,8 @@ def main(argv: list[str] | None = None) -> int:
         quantized = load_model(saved, get_registry().families.get(settings.family),
                                quantization_config=four_bit_config(bf16=True),
                                device_map={"": 0 if settings.device == "cuda" else "cpu"})
-        adapter = add_lora(quantized, LoraOptions(), quantized=True,
+        qlora = TrainRunConfig(data="random tokens", output_dir=workdir, load_in_4bit=True)  # dllm train's adapter
+        adapter = add_lora(quantized, qlora.lora_options, quantized=True,
                            gradient_checkpointing=settings.gradient_checkpointing)
         report(train_phase("QLoRA 4-bit", adapter, settings, lora=True, workdir=workdir))
     return 0

@@ -11,7 +11,7 @@ minutes on two free cores; ``--smoke`` checks the wiring in under a minute:
 
 For each task (``sudoku4``: 4x4 sudoku with 10 blanks; ``countdown``: countdown with exactly 3
 numbers) both models train in this process on the same generated puzzles with the same budget:
-the demo's recipe (``dllm_core/demo.py``: optimizer steps, batch, learning rate, cosine schedule
+the demo's recipe (``plugins/dllm-llada/dllm_llada/demo.py``: optimizer steps, batch, learning rate, cosine schedule
 with warmup, seed, train puzzles), ``--steps`` to change the steps.
 
 * MDM: the ``tiny`` LLaDA preset trained by ``run_training`` (masked diffusion), sampled with the
@@ -68,7 +68,9 @@ from _quality_common import (  # the helper module sits beside this script
 )
 
 from dllm_core.data.spec import parse_dataset_spec
-from dllm_core.training.launch import TrainRunConfig, preset_config, resolve_run_family
+from dllm_core.model_config import preset_config
+from dllm_core.training.run import resolve_run_family
+from dllm_core.training.run_config import TrainRunConfig
 
 TASKS = {
     "sudoku4": TaskSetting("sudoku4", "sudoku4"),
@@ -92,7 +94,7 @@ class Options:
 
 
 def parse_options(argv: list[str] | None, recipe: TrainRunConfig) -> Options:
-    from dllm_core.demo import DemoConfig
+    from dllm_llada.demo import DemoConfig
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tasks", default=",".join(TASKS), help=f"comma-separated, from {', '.join(TASKS)}")
@@ -172,7 +174,7 @@ def main(argv: list[str] | None = None) -> None:
     budget = {"optimizer_steps": options.steps, "batch_size": recipe.batch_size,
               "learning_rate": recipe.learning_rate, "lr_scheduler": recipe.lr_scheduler_type,
               "warmup_ratio": recipe.warmup_ratio, "train_puzzles": options.train_puzzles,
-              "seed": recipe.seed, "recipe": "dllm_core.demo (DemoConfig, train)",
+              "seed": recipe.seed, "recipe": "dllm_llada.demo (DemoConfig, train)",
               "trainers": "MDM: run_training (DiffusionTrainer); AR: transformers.Trainer, same TrainingArguments"}
     title = (f"same budget: {options.steps} steps x batch {recipe.batch_size}, lr {recipe.learning_rate:g} "
              f"{recipe.lr_scheduler_type}, {options.train_puzzles} train puzzles")

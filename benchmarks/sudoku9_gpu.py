@@ -132,8 +132,8 @@ def initial_mdm(folder: Path, seed: int) -> Any:
     from dllm_core.checkpoint import CheckpointInfo, save_checkpoint
     from dllm_core.data.tokenizer import build_char_tokenizer
     from dllm_core.registry import get_registry, load_reference
-    from dllm_core.tokens import adapt_tokenizer
-    from dllm_core.training.launch import preset_config
+    from dllm_core.special_tokens import adapt_tokenizer
+    from dllm_core.model_config import preset_config
 
     family = get_registry().families.get("llada")
     family = dataclasses.replace(family, presets={YE_PRESET: {**family.presets["tiny"], **YE_TINY}})

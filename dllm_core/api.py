@@ -11,6 +11,7 @@ other ``dllm_core`` module. Names are grouped by concern:
 * errors: ``DllmError``, ``UnknownNameError``, ``PluginError``, ``did_you_mean``,
   ``unknown_name_error``;
 * model families and checkpoints: ``ModelFamily``, ``CheckpointInfo``, ``register_family_classes``,
+  ``save_checkpoint`` (a model, its tokenizer and ``dllm.json``, written atomically),
   ``max_positions``, ``preset_config`` (a family's size preset as a config sized to a tokenizer);
 * model building blocks (torch): ``DiffusionLMMixin``, ``RMSNorm``, rotary and attention helpers;
 * training: ``Objective``, ``Batch``, ``LossOutput``, ``model_config``, ``shift_logits``,
@@ -28,7 +29,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from dllm_core.checkpoint import CheckpointInfo, register_family_classes
+from dllm_core.checkpoint import CheckpointInfo, register_family_classes, save_checkpoint
 from dllm_core.errors import DllmError, PluginError, UnknownNameError, did_you_mean, unknown_name_error
 from dllm_core.family import ModelFamily
 from dllm_core.hookspecs import hookimpl
@@ -65,6 +66,10 @@ _LAZY: dict[str, str] = {
     "ParameterRoles": "dllm_core.generation.contract",
     "Completion": "dllm_core.session",
     "InferenceSession": "dllm_core.session",
+    # running the whole paths (a plugin's own commands, e.g. a demo)
+    "TrainRunConfig": "dllm_core.training.run_config",
+    "run_training": "dllm_core.training.run",
+    "evaluate_checkpoint": "dllm_core.evaluation.runner",
     # data
     "Example": "dllm_core.data.tasks.base",
     "Task": "dllm_core.data.tasks.base",
@@ -84,6 +89,7 @@ __all__ = [
     "hookimpl",
     "load_reference",
     "register_family_classes",
+    "save_checkpoint",
     "unknown_name_error",
     *sorted(_LAZY),
 ]

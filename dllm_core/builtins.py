@@ -23,10 +23,6 @@ def dllm_register_commands(cli: Any) -> None:
     cli.add("sample", "dllm_core.cli.sample_command", help="Generate completions from a checkpoint.")
     cli.add("chat", "dllm_core.cli.chat_command", help="Chat with a checkpoint in the terminal.")
     cli.add("eval", "dllm_core.cli.eval_command", help="Evaluate a checkpoint with lm-evaluation-harness.")
-    cli.add("convert", "dllm_core.cli.convert_command",
-            help="Adapt an autoregressive checkpoint (Qwen2/Qwen3/Llama) into a diffusion model.")
-    cli.add("demo", "dllm_core.cli.demo_command",
-            help="The main job: train a tiny LLaDA on 4x4 sudoku, evaluate it and show it solving.")
     cli.add("new-plugin", "dllm_core.cli.new_plugin_command", help="Generate a new plugin package from the template.")
 
 
@@ -41,19 +37,16 @@ def dllm_register_tasks(register: Register) -> None:
 
 @hookimpl
 def dllm_register_schedules(register: Register) -> None:
-    register("linear", "dllm_core.schedules.linear:LinearSchedule", description="alpha(t) = 1 - t (MDLM, LLaDA)")
-    register("cosine", "dllm_core.schedules.cosine:CosineSchedule", description="alpha(t) = 1 - cos(pi/2 (1 - t))")
-    register("polynomial", "dllm_core.schedules.polynomial:PolynomialSchedule", description="alpha(t) = 1 - t^exponent")
-    register("loglinear", "dllm_core.schedules.loglinear:LogLinearSchedule", description="MDLM's log-linear noise")
-    register("edit-linear", "dllm_core.schedules.edit_linear:EditLinearSchedule", description="Edit Flows kappa(t) = t")
-    register("edit-cubic", "dllm_core.schedules.edit_cubic:EditCubicSchedule", description="Edit Flows cubic kappa(t; a, b)")
-    register("edit-cosine", "dllm_core.schedules.edit_cosine:EditCosineSchedule", description="Edit Flows cosine kappa(t)")
+    register("linear", "dllm_core.schedules.noise:LinearSchedule", description="alpha(t) = 1 - t (MDLM)")
+    register("cosine", "dllm_core.schedules.noise:CosineSchedule", description="alpha(t) = 1 - cos(pi/2 (1 - t))")
+    register("polynomial", "dllm_core.schedules.noise:PolynomialSchedule", description="alpha(t) = 1 - t^exponent")
+    register("loglinear", "dllm_core.schedules.noise:LogLinearSchedule", description="MDLM's log-linear noise")
 
 
 @hookimpl
 def dllm_register_objectives(register: Register) -> None:
     register("masked-diffusion", "dllm_core.objectives.masked_diffusion:MaskedDiffusionObjective",
-             description="MDLM / LLaDA masked diffusion ELBO")
+             description="masked diffusion ELBO (MDLM)")
     register("block-diffusion", "dllm_core.objectives.block_diffusion:BlockDiffusionObjective",
              description="BD3LM block diffusion")
 
@@ -66,7 +59,11 @@ def dllm_register_generators(register: Register) -> None:
     register("dream", "dllm_core.generation.presets:DREAM",
              description="Dream diffusion_generate and Fast-dLLM's Dream variants")
     register("mdlm", "dllm_core.generation.presets:MDLM", description="dllm's MDLM sampler (BERT-chat)")
-    # the parts the presets are composed of, for plugins that build their own loops
+
+
+@hookimpl
+def dllm_register_engine_parts(register: Register) -> None:
+    """The parts the presets are composed of, for plugins that build their own loops."""
     parts = {
         "transfer/linear-split": ("transfer:LinearSplit", "LLaDA: n // S per step, remainder first"),
         "transfer/schedule-rounded": ("transfer:ScheduleRounded",

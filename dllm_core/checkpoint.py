@@ -119,7 +119,7 @@ def locate_checkpoint(name: Path | str) -> Path:
     text = str(name)
     if path.exists() or text.count("/") != 1 or text.startswith((".", "/")):
         raise DllmError(f"checkpoint folder {name} does not exist; pass the folder holding config.json "
-                        "or a Hugging Face hub id such as GSAI-ML/LLaDA-8B-Instruct")
+                        "or a Hugging Face hub id (owner/name)")
     from huggingface_hub import snapshot_download
 
     try:
@@ -208,7 +208,7 @@ def load_for_inference(folder: Path | str, family: ModelFamily, *, dtype: Any = 
     weights with ``merge_adapter``), the tokenizer adapted to the family (chat template, family
     adapter), and the special tokens resolved (a missing mask token is a :class:`DllmError`).
     """
-    from dllm_core.tokens import adapt_tokenizer, resolve_special_tokens
+    from dllm_core.special_tokens import adapt_tokenizer, resolve_special_tokens
 
     model = load_model(folder, family, **({} if dtype is None else {"dtype": dtype}))
     if merge_adapter and hasattr(model, "merge_and_unload"):

@@ -30,11 +30,11 @@ class ModelFamily:
             transformers' ``AutoConfig``/``AutoModel*`` (called before the first load), or ``None``.
         special_tokens: the family's special token strings by role (``mask``, ``eos``, ``eot``
             for end of turn, ``bos``, ``pad``), used when a checkpoint's config and tokenizer do
-            not give the id themselves (see :mod:`dllm_core.tokens`).
+            not give the id themselves (see :mod:`dllm_core.special_tokens`).
         chat_template: a jinja chat template used when the tokenizer has none.
         tokenizer_adapter: lazy ``"module:function"`` called as ``function(tokenizer)`` after the
             chat template fallback, to adapt a checkpoint's tokenizer in place (e.g. name an
-            end-of-answer token), or ``None``. See :func:`dllm_core.tokens.adapt_tokenizer`.
+            end-of-answer token), or ``None``. See :func:`dllm_core.special_tokens.adapt_tokenizer`.
         logit_shift: ``True`` when position ``i`` is predicted from the output at ``i - 1``.
         supports_kv_cache: models accept ``past_key_values``/``use_cache`` (prefix/dual cache).
         supports_logits_to_keep: models accept ``logits_to_keep`` (LM-head slicing).
@@ -48,8 +48,14 @@ class ModelFamily:
             attend to it and train on it, so the model learns to end an answer inside a longer
             canvas).
         default_objective: registry name of the default training objective.
-        default_generator: registry name of the default generator preset.
-        generator_defaults: default keyword arguments for that generator.
+        default_generator: registry name of the default generator.
+        generator_defaults: default parameters of that generator.
+        fast_generator: registry name of the family's fast generator (e.g. one with a KV cache and
+            a confidence threshold), used instead of the default generator when a user asks for a
+            setting (``--use-cache``, ``--threshold``) that only the fast one takes; ``None``: the
+            default generator is the fast one too.
+        masked_likelihood: the models give a masked-diffusion likelihood bound, which ``dllm eval``
+            uses for log-likelihood tasks; ``False`` (e.g. Edit Flows): such tasks are refused.
         eval_model_name: lm-eval model name for this family.
     """
 
@@ -71,6 +77,8 @@ class ModelFamily:
     default_objective: str = "masked-diffusion"
     default_generator: str = "mdlm"
     generator_defaults: Mapping[str, Any] = field(default_factory=dict)
+    fast_generator: str | None = None
+    masked_likelihood: bool = True
     eval_model_name: str | None = None
 
     def metadata(self) -> dict[str, Any]:

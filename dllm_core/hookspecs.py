@@ -53,9 +53,22 @@ def dllm_register_objectives(register: Callable[..., None]) -> None:
 
 @hookspec
 def dllm_register_generators(register: Callable[..., None]) -> None:
-    """Register generators (samplers) and generator presets.
+    """Register generators: objects implementing :class:`dllm_core.api.Generator` (samplers and
+    the engine's presets).
 
-    Call ``register(name, "module:Object", **metadata)``.
+    Call ``register(name, "module:OBJECT", **metadata)`` with a ``Generator`` instance; anything
+    else is refused (register parts with ``dllm_register_engine_parts``).
+    """
+
+
+@hookspec
+def dllm_register_engine_parts(register: Callable[..., None]) -> None:
+    """Register parts that generators are composed of (transfer schedules, commit rules, token
+    choosers, confidence scores, Edit Flows x_0 sources, ...), for plugins that build their own.
+
+    Call ``register(name, "module:Object", **metadata)``; by convention the name carries the
+    part's kind as a prefix (``commit/top-k``). Parts are looked up with
+    ``get_registry().engine_parts.get(name)``.
     """
 
 

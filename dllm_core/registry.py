@@ -43,6 +43,7 @@ REGISTRATION_HOOKS: dict[str, str] = {
     "schedules": "dllm_register_schedules",
     "objectives": "dllm_register_objectives",
     "generators": "dllm_register_generators",
+    "engine_parts": "dllm_register_engine_parts",
     "tasks": "dllm_register_tasks",
     "suites": "dllm_register_suites",
     "commands": "dllm_register_commands",
@@ -141,8 +142,32 @@ class FamilyRegistry(Registry):
         claimed = [t for entry in self for t in entry.resolve().model_types]
         raise unknown_name_error(
             "model_type", model_type, claimed,
-            "Install the plugin for this model family (e.g. `pip install dllm-llada`). " + self._hint(),
+            "Install the plugin that provides this model family (usually named dllm-<family>). " + self._hint(),
         )
+
+
+class GeneratorRegistry(Registry):
+    """Generators: every entry must be a :class:`~dllm_core.generation.contract.Generator`.
+
+    Lazy references are checked when first resolved, objects when registered; anything else
+    (an engine part, a function) is refused with the plugin that registered it named.
+    """
+
+    def get(self, name: str) -> Any:
+        entry = self.entry(name)
+        return check_generator(entry.resolve(), name, entry.plugin)
+
+
+def check_generator(obj: Any, name: str, plugin: str) -> Any:
+    """``obj`` when it is a ``Generator``; else a :class:`PluginError` naming ``plugin``."""
+    from dllm_core.generation.contract import Generator
+
+    if not isinstance(obj, Generator):
+        raise PluginError(
+            f"generator '{name}' of plugin '{plugin}' is a {type(obj).__name__}, not a "
+            "dllm_core.api.Generator; register parts of generators with dllm_register_engine_parts"
+        )
+    return obj
 
 
 @dataclass
@@ -174,6 +199,10 @@ class PluginInfo:
         return f"plugin '{self.name}' ({origin})"
 
 
+#: registry kinds whose entries need more than name lookup
+REGISTRY_CLASSES: dict[str, type[Registry]] = {"families": FamilyRegistry, "generators": GeneratorRegistry}
+
+
 class _Staging:
     """Collects one plugin's registrations so that a failing plugin lands nothing."""
 
@@ -194,6 +223,8 @@ class _Staging:
             if target is None:
                 raise TypeError(f"register({name!r}) needs a target ('module:Name' or an object)")
             self._check_free(kind, name)
+            if kind == "generators" and not isinstance(target, str):
+                check_generator(target, name, self.plugin)
             self.entries.append(Entry(kind, name, target, self.plugin, dict(meta)))
 
         return register
@@ -273,7 +304,7 @@ class PluginHost:
         self.manager = pluggy.PluginManager(hookspecs.PROJECT_NAME)
         self.manager.add_hookspecs(hookspecs)
         self.registries: dict[str, Registry] = {
-            kind: (FamilyRegistry if kind == "families" else Registry)(kind, self.failed_plugins)
+            kind: REGISTRY_CLASSES.get(kind, Registry)(kind, self.failed_plugins)
             for kind in REGISTRATION_HOOKS
         }
         self.plugins: list[PluginInfo] = []
@@ -387,8 +418,12 @@ class PluginHost:
         return self.registries["objectives"]
 
     @property
-    def generators(self) -> Registry:
-        return self.registries["generators"]
+    def generators(self) -> GeneratorRegistry:
+        return self.registries["generators"]  # type: ignore[return-value]
+
+    @property
+    def engine_parts(self) -> Registry:
+        return self.registries["engine_parts"]
 
     @property
     def tasks(self) -> Registry:

@@ -14,8 +14,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 @pytest.fixture(scope="session")
 def golden_dir() -> Path:
-    """The golden reference folder (see :mod:`dllm_core.testing.golden`); missing fails."""
-    from dllm_core.testing.golden import golden_path, load_manifest
+    """The golden reference folder (see :mod:`support.golden`); missing fails."""
+    from support.golden import golden_path, load_manifest
 
     try:
         load_manifest()

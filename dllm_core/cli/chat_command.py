@@ -1,7 +1,8 @@
 """``dllm chat CKPT``: a multi-turn chat in the terminal, through the family's chat template.
 
 Commands typed at the prompt: ``/reset`` forgets the conversation, ``/quit`` (or end of input)
-leaves. ``--show-denoising`` replays each answer's canvas step by step.
+leaves. Generation options are those of ``dllm sample`` (e.g. ``--show-denoising`` replays each
+answer's canvas step by step); any registered generator works, Edit Flows included.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from dllm_core.cli.sample_command import add_generation_arguments, generation_overrides
+from dllm_core.cli.generation_options import add_generation_arguments, open_session
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -20,17 +21,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import torch
-
-    from dllm_core.cli.denoising_view import StepRecorder, replay
-    from dllm_core.sampling import Sampler
-
-    overrides = generation_overrides(args)
-    sampler = Sampler.from_checkpoint(args.checkpoint, preset=args.preset, device=args.device)
-    generator = torch.Generator(device=sampler.model.device).manual_seed(args.seed)
+    session, params, options = open_session(args)
     opening = [{"role": "system", "content": args.system}] if args.system else []
     history = list(opening)
-    print(f"dllm chat: {sampler.family.name} model, {sampler.preset} sampler. /reset clears, /quit leaves.")
+    print(f"dllm chat: {session.family.name} model, {session.generator.name} sampler. /reset clears, /quit leaves.")
+    turn = 0
     while True:
         try:
             line = input("you> ")
@@ -47,14 +42,9 @@ def run(args: argparse.Namespace) -> int:
             print("(conversation cleared)")
             continue
         history.append({"role": "user", "content": text})
-        recorder = StepRecorder() if args.show_denoising else None
-        rows = sampler.encode([sampler.render_chat(history)])
-        output, lengths, start = sampler.generate_ids(rows, overrides, callback=recorder, generator=generator)
-        region_start = lengths[0] if start is None else start
-        answer_ids = sampler.answer_ids(output.sequences[0].tolist(), region_start)
-        if recorder is not None:
-            replay(recorder, sampler.tokenizer, sampler.special.mask_token_id, start=region_start)
-        answer = sampler.decode(answer_ids)
-        history.append({"role": "assistant", "content": answer})
-        print(f"dllm> {answer}")
+        answer = session.reply(history, params, seed=args.seed + turn, options=options)
+        turn += 1
+        session.generator.show_row(session, answer.generation, answer.row, options)
+        history.append({"role": "assistant", "content": answer.text})
+        print(f"dllm> {answer.text}")
         sys.stdout.flush()

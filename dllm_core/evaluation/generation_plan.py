@@ -2,18 +2,18 @@
 
 Precedence, highest first: generator parameters given in ``--model_args`` (an explicit choice
 for the whole run), then the request's ``gen_kwargs`` (the task's, or ``--gen_kwargs``), then the
-defaults from ``dllm.json`` or the family.
+session's defaults (``dllm.json``, ``generation_config.json``, the family).
 
 ``gen_kwargs`` keys:
 
 * ``until``: stop strings; the answer is cut before the first one (:func:`cut_at_stop_strings`).
-* ``max_gen_toks``: the generation length. It sets the preset's length parameter
-  (``gen_length`` or ``max_new_tokens``); when the preset has blocks (``block_length`` or
-  ``block_size``) the block shrinks to the length if longer and the length rounds up to a whole
+* ``max_gen_toks``: the generation length. It sets the generator's length parameter (the one
+  its ``roles`` name: ``gen_length``, ``max_new_tokens``, ...); when it has a block parameter
+  the block shrinks to the length if longer and the length rounds up to a whole
   number of blocks, and ``steps`` keeps the defaults' steps per token, rounded up to a multiple of
   the number of blocks. The decoded answer keeps at most ``max_gen_toks`` tokens.
 * ``do_sample: false``: temperature 0 (greedy choice of tokens).
-* any other key the preset accepts (``temperature``, ``top_p``, ``steps``, ``alg``, ...) is
+* any other key the generator accepts (``temperature``, ``top_p``, ``steps``, ``alg``, ...) is
   passed through; keys it does not accept are reported back as ignored.
 
 Pure Python.
@@ -23,10 +23,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
-LENGTH_PARAMETERS = ("gen_length", "max_new_tokens")
-BLOCK_PARAMETERS = ("block_length", "block_size")
+if TYPE_CHECKING:
+    from dllm_core.generation.contract import Generator
 
 
 @dataclass(frozen=True)
@@ -34,30 +34,23 @@ class GenerationPlan:
     """How to run and post-process one group of requests sharing their ``gen_kwargs``.
 
     Attributes:
-        params: keyword arguments of the preset for ``generate``.
+        params: the generator's parameter values (before the session fills the mask id).
         until: stop strings; the answer ends before the first one.
-        length: generated positions per row (the preset's length parameter; ``None`` when the
-            preset has none).
         max_new_tokens: most generated tokens kept in the answer (``None``: all).
-        ignored: ``gen_kwargs`` keys the preset does not accept.
+        ignored: ``gen_kwargs`` keys the generator does not accept.
     """
 
     params: dict[str, Any]
     until: tuple[str, ...] = ()
-    length: int | None = None
     max_new_tokens: int | None = None
     ignored: tuple[str, ...] = ()
 
 
-def _first_accepted(names: tuple[str, ...], accepted: frozenset[str]) -> str | None:
-    return next((name for name in names if name in accepted), None)
-
-
-def _fit_length(params: dict[str, Any], accepted: frozenset[str], explicit: frozenset[str],
-                length_name: str, tokens: int) -> None:
-    """Set ``params[length_name]`` to hold ``tokens`` (see the module doc), in place."""
-    base_length, base_steps = params.get(length_name), params.get("steps")
-    block_name = _first_accepted(BLOCK_PARAMETERS, accepted)
+def _fit_length(params: dict[str, Any], generator: Generator, explicit: frozenset[str], tokens: int) -> None:
+    """Set the length parameter to hold ``tokens`` (see the module doc), in place."""
+    length_name, block_name, steps_name = generator.roles.length, generator.roles.block, generator.roles.steps
+    base_length = params.get(length_name)
+    base_steps = params.get(steps_name) if steps_name else None
     block = params.get(block_name) if block_name else None
     length = tokens
     if block:
@@ -66,25 +59,26 @@ def _fit_length(params: dict[str, Any], accepted: frozenset[str], explicit: froz
             params[block_name] = block
         length = math.ceil(tokens / block) * block
     params[length_name] = length
-    if "steps" in explicit or "steps" not in accepted or not base_steps or not base_length:
+    if steps_name is None or steps_name in explicit or not base_steps or not base_length:
         return
     steps = math.ceil(base_steps * length / base_length)
     if block:
         blocks = length // block
         steps = math.ceil(steps / blocks) * blocks
-    params["steps"] = max(steps, 1)
+    params[steps_name] = max(steps, 1)
 
 
-def plan_generation(accepted: frozenset[str], defaults: Mapping[str, Any], overrides: Mapping[str, Any],
+def plan_generation(generator: Generator, defaults: Mapping[str, Any], overrides: Mapping[str, Any],
                     gen_kwargs: Mapping[str, Any]) -> GenerationPlan:
     """The :class:`GenerationPlan` for requests with ``gen_kwargs``.
 
     Args:
-        accepted: the parameter names of the generator preset.
-        defaults: generator settings from ``dllm.json`` or the family.
+        generator: the generator (its parameter names and roles).
+        defaults: its default settings (the session's).
         overrides: generator parameters given in ``--model_args``.
         gen_kwargs: the request's generation keyword arguments.
     """
+    accepted = set(generator.parameter_names())
     params = {**defaults, **overrides}
     explicit = frozenset(overrides)
     request = dict(gen_kwargs)
@@ -99,12 +93,11 @@ def plan_generation(accepted: frozenset[str], defaults: Mapping[str, Any], overr
             ignored.append(key)
         elif key not in explicit:
             params[key] = value
-    length_name = _first_accepted(LENGTH_PARAMETERS, accepted)
+    length_name = generator.roles.length
     if max_gen_toks is not None and length_name is not None and length_name not in explicit:
-        _fit_length(params, accepted, explicit, length_name, int(max_gen_toks))
-    length = params.get(length_name) if length_name is not None else None
+        _fit_length(params, generator, explicit, int(max_gen_toks))
     max_new_tokens = None if max_gen_toks is None else int(max_gen_toks)
-    return GenerationPlan(params, until, length, max_new_tokens, tuple(ignored))
+    return GenerationPlan(params, until, max_new_tokens, tuple(ignored))
 
 
 def cut_at_stop_strings(text: str, until: tuple[str, ...]) -> str:

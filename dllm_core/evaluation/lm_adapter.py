@@ -3,13 +3,15 @@
 ``lm_eval --model llada --model_args pretrained=PATH,mc_num=64,steps=256`` (or ``dllm eval
 PATH``) builds one from ``--model_args`` (:mod:`dllm_core.evaluation.settings`):
 
+* the checkpoint loads into an :class:`~dllm_core.session.InferenceSession`, exactly as for
+  ``dllm sample`` (same generator choice, defaults, encoding and seeding), so a prompt gets the
+  same tokens through both;
 * ``generate_until``: requests are grouped by their ``gen_kwargs``
-  (:mod:`~dllm_core.evaluation.generation_plan`), sorted by prompt length and run
-  ``batch_size`` at a time through :func:`dllm_core.generation.generate` with the checkpoint's
-  generator preset (sampling seeded from the batch's prompts). Each answer is cut at the first
-  EOS / end-of-turn token, capped at ``max_gen_toks`` tokens, decoded, and cut before the first
-  ``until`` string.
-* ``loglikelihood``: the Monte-Carlo ELBO and the greedy check
+  (:mod:`~dllm_core.evaluation.generation_plan`) and run through the session ``batch_size`` at
+  a time, longest prompts first, with the checkpoint's generator (any registered one, Edit Flows
+  included). Each answer is cut at the first EOS / end-of-turn token, capped at
+  ``max_gen_toks`` tokens, decoded, and cut before the first ``until`` string.
+* ``loglikelihood`` (families whose models give a masked-diffusion bound): the Monte-Carlo ELBO and the greedy check
   (:mod:`~dllm_core.evaluation.loglikelihood`); the masks of a request are seeded from the
   request itself, so its score does not depend on batching or on which process ran it.
 * ``loglikelihood_rolling``: the sum of the ELBOs of lm-eval's disjoint rolling windows, each
@@ -23,7 +25,6 @@ PATH``) builds one from ``--model_args`` (:mod:`dllm_core.evaluation.settings`):
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from dataclasses import replace
@@ -36,23 +37,15 @@ from lm_eval.utils import get_rolling_token_windows, make_disjoint_window
 from tqdm import tqdm
 
 from dllm_core.checkpoint import locate_checkpoint, resolve_family
-from dllm_core.evaluation import distributed
-from dllm_core.evaluation.distributed import ProcessInfo
-from dllm_core.evaluation.generation_plan import GenerationPlan, cut_at_stop_strings, plan_generation
-from dllm_core.evaluation.loading import load_for_evaluation
+from dllm_core.distributed import ProcessInfo, all_gather, barrier, gather_object
+from dllm_core.errors import DllmError
+from dllm_core.evaluation.generation_plan import cut_at_stop_strings, plan_generation
 from dllm_core.evaluation.loglikelihood import ElboConfig, is_greedy, negative_elbo
 from dllm_core.evaluation.models import lm_eval_name
-from dllm_core.evaluation.settings import settings_from_model_args
-from dllm_core.errors import DllmError
-from dllm_core.sampling import ROW_LIST_PRESETS
+from dllm_core.evaluation.settings import ADAPTER_KEYS, settings_from_model_args
+from dllm_core.session import InferenceSession, content_seed
 
 logger = logging.getLogger(__name__)
-
-
-def request_seed(seed: int, *token_lists: list[int]) -> int:
-    """A 63-bit seed from the run seed and the tokens of a request (or of a batch of prompts)."""
-    digest = hashlib.blake2b(json.dumps([seed, *token_lists]).encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big") >> 1
 
 
 class DiffusionLM(TemplateLM):
@@ -79,10 +72,16 @@ class DiffusionLM(TemplateLM):
             logger.warning("device %s was asked for but CUDA is not available; using the CPU", device)
             device = "cpu"
         self._device = torch.device(device)
-        loaded = load_for_evaluation(self.settings, family, device)
-        self.family, self.model, self.tokenizer = loaded.family, loaded.model, loaded.tokenizer
-        self.special, self.generator_choice = loaded.special, loaded.generator
-        self._max_length = loaded.max_length
+        self.session = InferenceSession.load(
+            self.settings.pretrained, generator=self.settings.generator, wanted=self.settings.generator_params,
+            dtype=self.settings.dtype, device=device, merge_adapter=True, max_length=self.settings.max_length,
+        )
+        try:  # unknown keys fail here, not mid-run
+            self.session.params(values=self.settings.generator_params)
+        except DllmError as exc:
+            raise DllmError(f"model_args: {exc} Adapter keys: {', '.join(ADAPTER_KEYS)}.") from None
+        self.family, self.model, self.tokenizer = family, self.session.model, self.session.tokenizer
+        self.special = self.session.special
         self._elbo = ElboConfig(
             mask_token_id=self.special.mask_token_id,
             mc_num=self.settings.mc_num,
@@ -108,7 +107,7 @@ class DiffusionLM(TemplateLM):
 
     @property
     def max_length(self) -> int:
-        return self._max_length
+        return self.session.max_length
 
     @property
     def tokenizer_name(self) -> str:
@@ -116,22 +115,18 @@ class DiffusionLM(TemplateLM):
 
     def get_model_info(self) -> dict[str, Any]:
         """Recorded in the results' ``config``."""
-        choice = self.generator_choice
         return {
             "dllm_family": self.family.name,
-            "generator": choice.preset,
-            "generator_params": {**choice.defaults, **choice.overrides},
+            "generator": self.session.generator.name,
+            "generator_params": {**self.session.defaults, **self.settings.generator_params},
             "mc_num": self.settings.mc_num,
             "max_length": self.max_length,
         }
 
     # -- text <-> tokens ---------------------------------------------------------------------
     def tok_encode(self, string: str, add_special_tokens: bool | None = None, **kwargs: Any) -> list[int]:
-        """Token ids of ``string``; special tokens are added unless it already starts with BOS."""
-        if add_special_tokens is None:
-            bos = self.tokenizer.bos_token
-            add_special_tokens = not (bos and string.startswith(bos))
-        return self.tokenizer.encode(string, add_special_tokens=add_special_tokens)
+        """Token ids of ``string`` (:meth:`InferenceSession.encode`)."""
+        return self.session.encode(string, add_special_tokens)
 
     def apply_chat_template(self, chat_history: list[dict[str, str]], add_generation_prompt: bool = True) -> str:
         return self.tokenizer.apply_chat_template(
@@ -153,11 +148,12 @@ class DiffusionLM(TemplateLM):
     def _log_likelihood(self, context: list[int], continuation: list[int]) -> float:
         if not continuation:
             return 0.0
-        generator = torch.Generator().manual_seed(request_seed(self.settings.seed, context, continuation))
+        generator = torch.Generator().manual_seed(content_seed(self.settings.seed, context, continuation))
         return -negative_elbo(self.model, *self._fit(context, continuation), self._elbo, generator)
 
     def _loglikelihood_tokens(self, requests: list[tuple[tuple[str, str], list[int], list[int]]],
                               disable_tqdm: bool = False) -> list[tuple[float, bool]]:
+        self._check_likelihood()
         results = []
         for pair, context, continuation in tqdm(requests, disable=disable_tqdm or self.rank != 0,
                                                 desc="loglikelihood"):
@@ -168,6 +164,7 @@ class DiffusionLM(TemplateLM):
         return results
 
     def loglikelihood_rolling(self, requests: list[Instance], disable_tqdm: bool = False) -> list[float]:
+        self._check_likelihood()
         results = []
         for (text,) in tqdm([request.args for request in requests], disable=disable_tqdm or self.rank != 0,
                             desc="loglikelihood_rolling"):
@@ -178,6 +175,12 @@ class DiffusionLM(TemplateLM):
             results.append(total)
         return results
 
+    def _check_likelihood(self) -> None:
+        if not self.family.masked_likelihood:
+            raise DllmError(f"{self.family.name} models give no masked-diffusion likelihood bound, so "
+                            "log-likelihood tasks cannot score them; evaluate generation tasks "
+                            "(output_type generate_until) instead.")
+
     # -- generation --------------------------------------------------------------------------
     def generate_until(self, requests: list[Instance], disable_tqdm: bool = False) -> list[str]:
         groups: dict[str, list[int]] = {}
@@ -185,18 +188,20 @@ class DiffusionLM(TemplateLM):
             groups.setdefault(json.dumps(request.args[1], sort_keys=True, default=str), []).append(index)
         results: list[str] = [""] * len(requests)
         progress = tqdm(total=len(requests), disable=disable_tqdm or self.rank != 0, desc="generate_until")
-        choice = self.generator_choice
+        session = self.session
         for indices in groups.values():
-            plan = plan_generation(choice.accepted, choice.defaults, choice.overrides, requests[indices[0]].args[1])
+            plan = plan_generation(session.generator, session.defaults, self.settings.generator_params,
+                                   requests[indices[0]].args[1])
             self._warn_ignored(plan.ignored)
-            prompts = {i: self.tok_encode(requests[i].args[0]) for i in indices}
-            ordered = sorted(indices, key=lambda i: -len(prompts[i]))
-            for first in range(0, len(ordered), self.settings.batch_size):
-                batch = ordered[first:first + self.settings.batch_size]
-                for i, text in zip(batch, self._generate([prompts[i] for i in batch], plan)):
-                    results[i] = text
-                    self.cache_hook.add_partial("generate_until", requests[i].args, text)
-                progress.update(len(batch))
+            params = session.params(values=plan.params)
+            prompts = [self.tok_encode(requests[i].args[0]) for i in indices]
+            completions = session.generate(prompts, params, seed=self.settings.seed,
+                                           batch_size=self.settings.batch_size, cut_prompts=True)
+            for i, completion in zip(indices, completions):
+                kept = completion.token_ids[:plan.max_new_tokens]
+                results[i] = cut_at_stop_strings(session.decode(kept), plan.until)
+                self.cache_hook.add_partial("generate_until", requests[i].args, results[i])
+            progress.update(len(indices))
         progress.close()
         return results
 
@@ -205,55 +210,14 @@ class DiffusionLM(TemplateLM):
             if key not in self._warned:
                 self._warned.add(key)
                 logger.warning("generator '%s' has no parameter '%s'; ignoring that generation setting",
-                               self.generator_choice.preset, key)
-
-    def _generate(self, prompts: list[list[int]], plan: GenerationPlan) -> list[str]:
-        """Answers to ``prompts`` (each cut on the left so prompt plus answer fit ``max_length``)."""
-        from dllm_core.generation import generate
-
-        room = max(self.max_length - (plan.length or 0), 1)
-        prompts = [prompt[-room:] for prompt in prompts]
-        preset = self.generator_choice.preset
-        rows = preset in ROW_LIST_PRESETS  # a list of rows, each padded after its own prompt
-        width = max(len(prompt) for prompt in prompts)
-        if rows:
-            input_ids: Any = [torch.tensor(prompt, device=self.device) for prompt in prompts]
-            attention_mask = None
-        else:
-            pad = self.special.pad_token_id if self.special.pad_token_id is not None else self.eot_token_id
-            input_ids = torch.tensor([[pad] * (width - len(p)) + p for p in prompts], device=self.device)
-            attention_mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts],
-                                          device=self.device)
-        eos = self.special.eos_token_id
-        try:
-            sampling = torch.Generator(device=self.device).manual_seed(request_seed(self.settings.seed, *prompts))
-            output = generate(self.model, input_ids, preset=preset, attention_mask=attention_mask,
-                              family=self.family, generator=sampling, stop_at_eos=eos is not None,
-                              eos_token_id=eos, **plan.params)
-        except ValueError as exc:
-            raise DllmError(f"generator '{preset}' rejected its settings {plan.params}: {exc}") from None
-        answers = []
-        for row, prompt in zip(output.sequences.tolist(), prompts):
-            start = len(prompt) if rows else width
-            end = start + plan.length if plan.length is not None else len(row)
-            answers.append(self._answer_text(row[start:end], plan))
-        return answers
-
-    def _answer_text(self, generated: list[int], plan: GenerationPlan) -> str:
-        """Cut at the first stop token, cap at ``max_new_tokens``, decode, cut at stop strings."""
-        stops = set(self.special.stop_token_ids())
-        end = next((index for index, token in enumerate(generated) if token in stops), len(generated))
-        if plan.max_new_tokens is not None:
-            end = min(end, plan.max_new_tokens)
-        text = self.tokenizer.decode(generated[:end], skip_special_tokens=True)
-        return cut_at_stop_strings(text, plan.until)
+                               self.session.generator.name, key)
 
     # -- several processes -------------------------------------------------------------------
     def all_gather(self, tensor: torch.Tensor) -> torch.Tensor:
-        return distributed.all_gather(tensor, self.world_size)
+        return all_gather(tensor, self.world_size)
 
     def gather_object(self, obj: Any, dst: int = 0) -> list[Any] | None:
-        return distributed.gather_object(obj, self.rank, self.world_size, dst)
+        return gather_object(obj, self.rank, self.world_size, dst)
 
     def barrier(self) -> None:
-        distributed.barrier(self.world_size)
+        barrier(self.world_size)

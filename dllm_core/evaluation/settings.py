@@ -28,6 +28,8 @@ from typing import Any, Mapping
 from dllm_core.errors import DllmError
 
 DTYPES = ("auto", "float32", "bfloat16", "float16")
+#: the keys the adapter reads itself; every other key is a parameter of the generator
+ADAPTER_KEYS = ("pretrained", "generator", "mc_num", "batch_size", "max_length", "dtype", "device", "seed")
 IGNORED_KEYS = ("max_batch_size", "trust_remote_code")
 
 

@@ -21,6 +21,7 @@ def generate(
     input_ids: Any,
     *,
     preset: str | Preset,
+    params: Any = None,
     attention_mask: torch.Tensor | None = None,
     family: ModelFamily | str | None = None,
     generator: torch.Generator | None = None,
@@ -32,7 +33,7 @@ def generate(
     logit_shift: bool | None = None,
     supports_kv_cache: bool | None = None,
     supports_logits_to_keep: bool | None = None,
-    **params: Any,
+    **keywords: Any,
 ) -> GenerationOutput:
     """Generate with ``model`` from ``input_ids`` using the generator preset ``preset``.
 
@@ -43,8 +44,10 @@ def generate(
         input_ids: ``[B, Lp]`` prompts, left-padded (``attention_mask`` 0 on padding); the
             ``mdlm`` preset also takes a list of variable-length rows. Mask tokens inside the
             prompts are filled too (infilling).
-        preset: a registered generator name (``llada``, ``fastdllm``, ``dream``, ``mdlm``, or a
-            plugin's) or a :class:`Preset`.
+        preset: a registered masked-diffusion preset name (``llada``, ``fastdllm``, ``dream``,
+            ``mdlm``, or a plugin's) or a :class:`Preset`.
+        params: an instance of the preset's ``params_class``; when ``None`` it is built from
+            ``**keywords``.
         family: the model family (object or registered name); by default the family claiming
             ``model.config.model_type``, or none (no logit shift, no cache, no LM-head slicing).
         generator: random source for sampling; ``None`` uses torch's global generator.
@@ -55,15 +58,17 @@ def generate(
         eos_token_id: defaults to ``model.config.eos_token_id``.
         slice_logits: project only the positions each step needs (when the model supports it).
         logit_shift, supports_kv_cache, supports_logits_to_keep: override the family's values.
-        **params: the preset's parameters, named as in its reference function.
+        **keywords: the preset's parameters, named as in its reference function (not with
+            ``params``).
 
     Returns:
         :class:`GenerationOutput` with ``sequences [B, L]``, ``nfe`` and optional ``histories``.
     """
     chosen = preset if isinstance(preset, Preset) else get_registry().generators.get(preset)
     if not isinstance(chosen, Preset):
-        raise DllmError(f"generator '{preset}' is a {type(chosen).__name__}, not a generation preset; "
-                        "pass a preset name such as 'llada', 'fastdllm', 'dream' or 'mdlm'.")
+        raise DllmError(f"generator '{preset}' is not a masked-diffusion preset of the engine, so generate() "
+                        "cannot run it; call its complete() through an InferenceSession, or pass a preset "
+                        "(`dllm list generators`).")
     capabilities = model_capabilities(
         family_of(model, family),
         logit_shift=logit_shift,
@@ -73,8 +78,11 @@ def generate(
     if eos_token_id is None:
         eos_token_id = getattr(getattr(model, "config", None), "eos_token_id", None)
     context = PresetContext(model, input_ids, attention_mask, capabilities, eos_token_id)
-    chosen.check(params)
-    prepared = chosen.prepare(context, **params)
+    if params is None:
+        params = chosen.params_from_keywords(keywords)
+    elif keywords:
+        raise TypeError(f"pass the parameters either as params= or as keywords, not both: {sorted(keywords)}")
+    prepared = chosen.prepare(context, params)
     config = replace(prepared.config, slice_logits=slice_logits, stop_at_eos=stop_at_eos)
     return denoise(model, prepared.canvas, config, prepared.capabilities, generator=generator,
                    callback=callback, return_history=return_history)

@@ -19,10 +19,6 @@ Subclass a suite in a test module (the subclass name must start with ``Test``)::
 * :class:`PresetConformance`: a whole preset on a model: no mask left, prompts untouched,
   committed tokens never change, NFE within the budget, reproducible under a seed.
 
-:func:`run_golden_case` runs one case of the golden manifest (``dllm_core.testing.golden``)
-through the matching preset; :func:`check_golden_case` runs it and asserts the reference's tokens,
-NFE (counted in forward calls too) and per-call commits.
-
 :class:`ToyDiffusionLM` is a tiny bidirectional model with the full generation contract
 (attention mask, position ids, a ``cache.update`` per layer, ``logits_to_keep``). With one layer
 its keys/values depend on token and position only, so prefix and dual caching are exact there.
@@ -37,7 +33,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from dllm_core.generation import DREAM, FASTDLLM, LLADA, MDLM, GenerationOutput, generate
+from dllm_core.generation import generate
 from dllm_core.generation.commit import CommitRule
 from dllm_core.generation.confidence import ConfidenceScore
 from dllm_core.generation.presets.base import Preset
@@ -313,74 +309,3 @@ class PresetConformance:
     def test_reproducible_under_seed(self) -> None:
         assert torch.equal(self._run(seed=11).sequences, self._run(seed=11).sequences)
 
-
-#: Fast-dLLM's LLaDA functions -> the ``use_cache`` of the ``fastdllm`` preset
-FASTDLLM_FUNCTIONS = {"generate": None, "generate_with_prefix_cache": "prefix",
-                      "generate_with_dual_cache": "dual"}
-
-
-@dataclass
-class GoldenRun:
-    """A golden case's result and, per forward call, the tokens committed in each row."""
-
-    output: GenerationOutput
-    committed_per_call: list[list[int]]
-
-
-def run_golden_case(model: Any, case: dict[str, Any]) -> GoldenRun:
-    """Run a manifest case with the preset of its reference function and the same parameters.
-
-    Parameter names are the reference's; only the reference's output switches
-    (``output_history``, ``return_dict_in_generate``) are dropped, and the BERT cases' tokenizer
-    ids become ``mask_token_id`` / ``eos_token_id``. A ``torch_manual_seed`` input seeds torch's
-    global generator right before the call, as the reference run did.
-    """
-    params = dict(case["params"])
-    inputs = case["inputs"]
-    extra: dict[str, Any] = {}
-    if case["family"] == "bert":
-        ids = params.pop("tokenizer_ids")
-        assert not params.pop("stochastic_transfer") and not params.pop("cfg_keep_tokens")
-        assert params.pop("scheduler") == "LinearAlphaScheduler"  # the preset's default
-        params["mask_token_id"] = ids["mask_token_id"]
-        extra["eos_token_id"] = ids["eos_token_id"]
-        preset, prompts, mask = MDLM, inputs["prompts"], None
-    else:
-        prompts = torch.tensor(inputs["prompt"])
-        mask = torch.tensor(inputs["attention_mask"]) if inputs["attention_mask"] is not None else None
-        if case["family"] == "dream":
-            preset = DREAM
-            for switch in ("output_history", "return_dict_in_generate"):
-                params.pop(switch, None)
-        elif case["provenance"]["repo"] == "NVlabs/Fast-dLLM":
-            preset = FASTDLLM
-            params["use_cache"] = FASTDLLM_FUNCTIONS[case["reference_function"]]
-        else:
-            preset = LLADA
-    committed: list[list[int]] = []
-    if "torch_manual_seed" in inputs:
-        torch.manual_seed(inputs["torch_manual_seed"])
-    output = generate(model, prompts, preset=preset, attention_mask=mask,
-                      callback=lambda info: committed.append(info.committed.sum(dim=1).tolist()),
-                      **extra, **params)
-    return GoldenRun(output, committed)
-
-
-def check_golden_case(model: nn.Module, case: dict[str, Any]) -> GoldenRun:
-    """Run a manifest case and assert it matches its reference exactly.
-
-    The output tokens equal ``expected["output_ids"]``, the reported NFE equals both
-    ``expected["nfe"]`` and the number of ``model`` forward calls, and the tokens committed per
-    call equal ``stability["tokens_committed_per_call"]``.
-    """
-    calls: list[int] = []
-    hook = model.register_forward_hook(lambda module, args, output: calls.append(1))
-    try:
-        run = run_golden_case(model, case)
-    finally:
-        hook.remove()
-    expected = case["expected"]
-    assert run.output.sequences.tolist() == expected["output_ids"]
-    assert run.output.nfe == expected["nfe"] == len(calls)
-    assert run.committed_per_call == case["stability"]["tokens_committed_per_call"]
-    return run

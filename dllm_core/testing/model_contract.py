@@ -1,4 +1,4 @@
-"""Conformance suite for a family model's generation contract (DESIGN.md section 3).
+"""Conformance suite for a family model's generation contract (docs/architecture.md).
 
 Subclass one per model class (the subclass name must start with ``Test`` for pytest)::
 

@@ -7,7 +7,7 @@ naming the extra to install, before anything is loaded (:func:`check_adapter_ext
 from __future__ import annotations
 
 import importlib.util
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from dllm_core.errors import DllmError
@@ -18,13 +18,14 @@ EXTRAS = {"peft": "lora", "bitsandbytes": "quant"}
 
 @dataclass
 class LoraOptions:
-    """A LoRA adapter to train instead of the full weights."""
+    """A LoRA adapter to train instead of the full weights (``dllm train``'s defaults are those of
+    the ``lora_*`` fields of :class:`~dllm_core.training.run_config.TrainRunConfig`)."""
 
-    rank: int = 16  # r: the rank of each update B @ A
-    alpha: float = 32.0  # the update is scaled by alpha / rank
-    dropout: float = 0.05  # dropout on the adapter's input
-    target_modules: list[str] = field(default_factory=lambda: ["all-linear"])  # names, or "all-linear"
-    modules_to_save: list[str] = field(default_factory=list)  # modules trained in full and saved too
+    rank: int  # r: the rank of each update B @ A
+    alpha: float  # the update is scaled by alpha / rank
+    dropout: float  # dropout on the adapter's input
+    target_modules: list[str]  # module names, or ["all-linear"]
+    modules_to_save: list[str]  # modules trained in full and saved with the adapter
 
 
 def require(module: str, feature: str) -> None:

@@ -1,13 +1,13 @@
 """Re-launching ``dllm train`` under ``accelerate launch`` (no torch import: this runs in the CLI).
 
 ``dllm train --accelerate-config zero2 --num-processes 8 ...`` writes the validated
-:class:`~dllm_core.training.launch.TrainRunConfig` to a JSON file and runs
+:class:`~dllm_core.training.run_config.TrainRunConfig` to a JSON file and runs
 
     python -m accelerate.commands.launch --config_file .../zero2.yaml --num_processes 8 \
         [--num_machines M --machine_rank R --main_process_ip IP --main_process_port P] \
         -m dllm_core.training.worker CONFIG.json
 
-on this machine; each process then runs :func:`~dllm_core.training.launch.run_training`. A
+on this machine; each process then runs :func:`~dllm_core.training.run.run_training`. A
 process started by a launcher already (``LOCAL_RANK`` set: ``accelerate launch``, ``torchrun``,
 Slurm scripts) trains in place and never launches again.
 
@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
+from dllm_core.dataclass_options import option
 from dllm_core.errors import DllmError, unknown_name_error
 
 CONFIG_DIR = Path(__file__).with_name("accelerate_configs")
@@ -33,6 +34,8 @@ CONFIG_DIR = Path(__file__).with_name("accelerate_configs")
 ALIASES = {"fsdp": "fsdp2"}
 #: the distribution that an accelerate ``distributed_type`` needs, and the extra that installs it
 NEEDED_EXTRAS = {"DEEPSPEED": ("deepspeed", "deepspeed")}
+#: the group of these options in ``dllm train --help``
+SCALE = "scale (accelerate; docs/scaling.md)"
 
 
 def config_names() -> list[str]:
@@ -71,14 +74,17 @@ def read_accelerate_config(path: Path) -> dict[str, Any]:
 
 @dataclass
 class LaunchOptions:
-    """How many processes where: ``dllm train``'s launcher options (``None`` = the config's value)."""
+    """How many processes where: ``dllm train``'s launcher options (``None``: the accelerate
+    config's value; no config: accelerate's plain DDP, the shipped ``ddp``)."""
 
-    accelerate_config: str | None = None  # shipped name or YAML path; None: plain DDP of accelerate
-    num_processes: int | None = None  # total over all machines
-    num_machines: int | None = None
-    machine_rank: int | None = None
-    main_process_ip: str | None = None
-    main_process_port: int | None = None
+    accelerate_config: str | None = option(
+        None, group=SCALE, metavar="NAME_OR_YAML",
+        help="cpu, ddp, zero1, zero2, zero3, fsdp2, or the path of an accelerate config file")
+    num_processes: int | None = option(None, group=SCALE, help="processes over all machines (one per GPU)")
+    num_machines: int | None = option(None, group=SCALE, help="machines taking part (multi-node)")
+    machine_rank: int | None = option(None, group=SCALE, help="this machine's rank, 0 .. num-machines - 1")
+    main_process_ip: str | None = option(None, group=SCALE, help="address of the machine of rank 0")
+    main_process_port: int | None = option(None, group=SCALE, help="port of the rendezvous on rank 0")
 
     def wanted(self) -> bool:
         """Whether these options ask for ``accelerate launch`` at all."""
@@ -141,8 +147,8 @@ def resolve_launch(options: LaunchOptions) -> tuple[Path, dict[str, Any]]:
 def relaunch(options: LaunchOptions, config_json: str) -> int:
     """Run the training worker under ``accelerate launch``; returns its exit status.
 
-    ``config_json`` is the serialised run configuration, passed to the workers through a
-    temporary file that is removed afterwards.
+    ``config_json`` is the run configuration (:func:`~dllm_core.dataclass_options.to_json`),
+    passed to the workers through a temporary file that is removed afterwards.
     """
     import tempfile
 

@@ -1,9 +1,21 @@
-"""Training reports: the loss curve PNG written next to a checkpoint."""
+"""Training reports: the summary a run prints and the loss curve PNG written next to its checkpoint."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
+
+if TYPE_CHECKING:
+    from dllm_core.training.run import TrainRunResult
+
+
+def print_result(result: TrainRunResult) -> None:
+    """The run's metrics, where its checkpoint is, and what to run next."""
+    for name, value in sorted({**result.train_metrics, **result.eval_metrics}.items()):
+        print(f"{name}: {value:.4g}" if isinstance(value, float) else f"{name}: {value}")
+    print(f"processes: {result.processes}")
+    print(f"checkpoint: {result.checkpoint}  (loss curve: {result.checkpoint / 'loss_curve.png'})")
+    print(f"next: dllm sample {result.checkpoint} --prompt \"...\"")
 
 
 def loss_points(history: Sequence[dict[str, Any]], key: str = "loss") -> tuple[list[int], list[float]]:

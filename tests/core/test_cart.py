@@ -16,7 +16,7 @@ MASK_ID, VOCAB = 9, 10
 
 
 def slow_cart(masked: list[list[bool]], context: list[list[bool]], p: float) -> list[list[float]]:
-    """The ALGORITHMS.md formula, position by position."""
+    """The docs/algorithms.md formula, position by position."""
     weights = []
     for row_masked, row_context in zip(masked, context):
         row = []

@@ -62,7 +62,8 @@ def test_bad_input_is_one_line_exit_2_no_traceback(args, expected):
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
 
 
-@pytest.mark.parametrize("args", [("--help",), ("plugins",), ("plugins", "--json"), ("list", "families")])
+@pytest.mark.parametrize("args", [("--help",), ("plugins",), ("plugins", "--json"), ("list", "families"),
+                                  ("train", "--help")])
 def test_start_up_imports_neither_torch_nor_transformers(args):
     code = (
         "import sys; from dllm_core.cli.main import main; sys.argv = ['dllm', *sys.argv[1:]]\n"

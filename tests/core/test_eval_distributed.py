@@ -11,11 +11,11 @@ import sys
 
 import torch
 
-from dllm_core.evaluation import distributed
+from dllm_core import distributed
 
 WORKER = """
 import json, torch
-from dllm_core.evaluation import distributed
+from dllm_core import distributed
 info = distributed.ProcessInfo.from_accelerate()
 sizes = distributed.all_gather(torch.tensor(info.rank + 5), info.world_size)  # lm-eval's shard sizes
 gathered = distributed.gather_object({"rank": info.rank}, info.rank, info.world_size)

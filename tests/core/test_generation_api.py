@@ -32,7 +32,7 @@ def test_preset_names_resolve_through_the_registry(monkeypatch):
     by_name = generate(ToyDiffusionLM(), PROMPT, preset="my-llada", steps=4, gen_length=4, block_length=4)
     by_object = generate(ToyDiffusionLM(), PROMPT, preset=LLADA, steps=4, gen_length=4, block_length=4)
     assert torch.equal(by_name.sequences, by_object.sequences)
-    with pytest.raises(DllmError, match="not a generation preset"):
+    with pytest.raises(DllmError, match="not a masked-diffusion preset"):
         generate(ToyDiffusionLM(), PROMPT, preset="commit/x")
 
 

@@ -8,9 +8,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from support.terminal import TerminalSession
 
-from dllm_core.testing.terminal import TerminalSession
-from dllm_core.training.launch import TrainRunConfig, run_training
+from dllm_core.training.run import run_training
+from dllm_core.training.run_config import TrainRunConfig
 
 DLLM = [sys.executable, "-m", "dllm_core.cli.main"]
 GENERATION = ("--gen-length", "8", "--steps", "8", "--block-length", "8")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from dllm_core.demo import DemoConfig, run_demo
+from dllm_llada.demo import DemoConfig, run_demo
 
 
 def test_demo_runs_every_stage_and_leaves_its_files(tmp_path, capsys):

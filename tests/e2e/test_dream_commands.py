@@ -15,8 +15,10 @@ import torch
 from dllm_core.data.processing import IGNORE_INDEX, PTConfig, SFTConfig, pack_pretraining, tokenize_sft
 from dllm_core.data.tokenizer import build_char_tokenizer
 from dllm_core.errors import DllmError
-from dllm_core.sampling import Sampler, generation_config_defaults
-from dllm_core.training.launch import TrainRunConfig, run_training
+from dllm_core.registry import get_registry
+from dllm_core.session import InferenceSession, generation_config_defaults
+from dllm_core.training.run import run_training
+from dllm_core.training.run_config import TrainRunConfig
 
 DLLM = [sys.executable, "-m", "dllm_core.cli.main"]
 
@@ -69,9 +71,9 @@ def test_reload_gives_identical_logits_through_auto_class_and_sampler(checkpoint
 
     modeling.register_with_transformers()
     auto = AutoModel.from_pretrained(checkpoint).eval()
-    sampler = Sampler.from_checkpoint(checkpoint)
-    assert type(auto) is type(sampler.model) is modeling.DreamModel and sampler.preset == "dream"
-    ids = torch.tensor([sampler.encode(["<|bos|>1234\n3412\n"])[0]])
+    sampler = InferenceSession.load(checkpoint)
+    assert type(auto) is type(sampler.model) is modeling.DreamModel and sampler.generator.name == "dream"
+    ids = torch.tensor([sampler.encode("<|bos|>1234\n3412\n", add_special_tokens=False)])
     with torch.no_grad():
         torch.testing.assert_close(auto(ids).logits, sampler.model(ids).logits, rtol=0, atol=0)
 
@@ -104,16 +106,16 @@ def test_generation_config_json_supplies_defaults_when_dllm_json_has_none(checkp
         "top_p": 0.95, "top_k": None, "eps": 0.001, "bos_token_id": 2, "transformers_version": "4.46.2"}))
     expected = {"alg": "maskgit_plus", "alg_temp": 0.0, "steps": 6, "max_new_tokens": 6,
                 "temperature": 0.2, "top_p": 0.95, "eps": 0.001}
-    assert generation_config_defaults(hub_like, "dream") == expected
-    sampler = Sampler.from_checkpoint(hub_like)
+    assert generation_config_defaults(hub_like, get_registry().generators.get("dream")) == expected
+    sampler = InferenceSession.load(hub_like)
     assert sampler.defaults == expected  # over the family's steps/max_new_tokens/alg
-    parameters = sampler.parameters({"steps": 3})
-    assert parameters["steps"] == 3 and parameters["alg"] == "maskgit_plus" and parameters["top_p"] == 0.95
-    completion = sampler.complete(["12"], generator=torch.Generator().manual_seed(0))[0]
+    parameters = sampler.params(roles={"steps": 3})
+    assert parameters.steps == 3 and parameters.alg == "maskgit_plus" and parameters.top_p == 0.95
+    completion = sampler.complete(["12"], sampler.params(), seed=0)[0]
     assert completion.nfe == 6
 
-    # dllm.json parameters win; generation_config.json is not consulted then
-    assert Sampler.from_checkpoint(checkpoint).defaults["steps"] == 128
+    # dllm.json parameters rank above generation_config.json
+    assert InferenceSession.load(checkpoint).defaults["steps"] == 128
     (hub_like / "generation_config.json").write_text("{broken")
     with pytest.raises(DllmError, match="generation_config.json"):
-        Sampler.from_checkpoint(hub_like)
+        InferenceSession.load(hub_like)

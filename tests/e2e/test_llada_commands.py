@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from support.terminal import TerminalSession
 
-from dllm_core.testing.terminal import TerminalSession
-from dllm_core.training.launch import TrainRunConfig, run_training
+from dllm_core.training.run import run_training
+from dllm_core.training.run_config import TrainRunConfig
 
 DLLM = [sys.executable, "-m", "dllm_core.cli.main"]
 
@@ -43,13 +44,13 @@ def test_reload_gives_identical_logits_through_auto_class_and_sampler(checkpoint
     from transformers import AutoModelForMaskedLM
 
     import dllm_llada.modeling_llada as modeling
-    from dllm_core.sampling import Sampler
+    from dllm_core.session import InferenceSession
 
     modeling.register_with_transformers()
     auto = AutoModelForMaskedLM.from_pretrained(checkpoint).eval()
-    sampler = Sampler.from_checkpoint(checkpoint)
+    sampler = InferenceSession.load(checkpoint)
     assert type(auto) is type(sampler.model) is modeling.LLaDAModelLM
-    ids = torch.tensor([sampler.encode(["1234\n3412\n"])[0]])
+    ids = torch.tensor([sampler.encode("1234\n3412\n", add_special_tokens=False)])
     with torch.no_grad():
         torch.testing.assert_close(auto(ids).logits, sampler.model(ids).logits, rtol=0, atol=0)
 
@@ -139,7 +140,7 @@ def test_a_lora_adapter_folder_samples_like_its_merged_model(checkpoint, tmp_pat
     from peft import LoraConfig, get_peft_model
 
     from dllm_core.checkpoint import load_model, resolve_family
-    from dllm_core.sampling import Sampler
+    from dllm_core.session import InferenceSession
 
     base = load_model(checkpoint)
     peft_model = get_peft_model(base, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"],
@@ -148,11 +149,10 @@ def test_a_lora_adapter_folder_samples_like_its_merged_model(checkpoint, tmp_pat
     peft_model.save_pretrained(adapter)
     assert resolve_family(adapter).name == "llada"
     merged = peft_model.merge_and_unload().eval()
-    sampler = Sampler.from_checkpoint(adapter)
-    ids = torch.tensor([sampler.encode(["1234\n3412\n"])[0]])
+    sampler = InferenceSession.load(adapter)
+    ids = torch.tensor([sampler.encode("1234\n3412\n", add_special_tokens=False)])
     with torch.no_grad():
         torch.testing.assert_close(sampler.model(ids).logits, merged(ids).logits, rtol=1e-5, atol=1e-5)
         assert not torch.allclose(sampler.model(ids).logits, load_model(checkpoint)(ids).logits)
-    [completion] = sampler.complete(["1200\n3400\n0000\n4321"], chat=True,
-                                    overrides={"gen_length": 8, "steps": 8, "block_length": 8})
+    [completion] = sampler.complete(["1200\n3400\n0000\n4321"], sampler.params(roles={'length': 8, 'steps': 8, 'block': 8}), chat=True)
     assert completion.nfe == 8

@@ -1,17 +1,18 @@
-"""What a preset is: a named function from reference-style parameters to a canvas and a config."""
+"""What a preset is: a generator whose ``prepare(context, params)`` turns reference-style parameters
+into a canvas and a loop configuration of the one generation engine."""
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Mapping, Sequence
 
 import torch
 
+from dllm_core.errors import DllmError, did_you_mean
 from dllm_core.generation.canvas import Canvas
 from dllm_core.generation.capabilities import ModelCapabilities
 from dllm_core.generation.config import GenerationConfig
-from dllm_core.errors import did_you_mean
+from dllm_core.generation.contract import CliOption, Generation, Generator, ParameterRoles, StepCallback
 
 
 @dataclass(frozen=True)
@@ -65,26 +66,94 @@ class Prepared:
     capabilities: ModelCapabilities
 
 
+#: ``--show-denoising``: every masked-diffusion preset can replay its canvas step by step
+SHOW_DENOISING = CliOption("--show-denoising", "replay the canvas step by step")
+
+
 @dataclass(frozen=True)
-class Preset:
-    """A named generator: ``prepare(context, **params)`` with the reference's parameter names."""
+class Preset(Generator):
+    """A masked-diffusion generator: ``prepare(context, params)`` turns the reference's
+    parameters into a canvas and a loop configuration that :func:`~dllm_core.generation.engine.
+    denoise` runs.
+
+    Attributes:
+        name: registry name (``llada``, ...).
+        description: one line for ``dllm list generators``.
+        params_class: the dataclass of parameters, named and defaulted as in the reference.
+        prepare: ``prepare(context, params) -> Prepared``; raises ``ValueError`` for settings
+            the reference would reject.
+        roles: which parameters are the answer length, block length, steps and mask id.
+        ragged_rows: the preset places each answer after its own prompt (no left padding).
+    """
 
     name: str
     description: str
-    prepare: Callable[..., Prepared]
+    params_class: type
+    prepare: Callable[[PresetContext, Any], Prepared]
+    roles: ParameterRoles = ParameterRoles()
+    ragged_rows: bool = False
+    cli_options: tuple[CliOption, ...] = (SHOW_DENOISING,)
 
-    def parameters(self) -> list[str]:
-        """The keyword parameters ``prepare`` takes, in order."""
-        signature = inspect.signature(self.prepare).parameters.values()
-        return [p.name for p in signature if p.kind is inspect.Parameter.KEYWORD_ONLY]
-
-    def check(self, params: dict[str, Any]) -> None:
-        """Raise a one-line ``TypeError`` (with a suggestion) for a parameter it does not take."""
-        accepted = self.parameters()
-        for name in params:
+    def params_from_keywords(self, values: dict[str, Any]) -> Any:
+        """``params_class(**values)`` for :func:`~dllm_core.generation.generate`'s keywords; an
+        unknown name is a ``TypeError`` naming the closest parameter."""
+        accepted = self.parameter_names()
+        for name in values:
             if name not in accepted:
                 raise TypeError(f"preset '{self.name}' has no parameter '{name}'."
                                 f"{did_you_mean(name, accepted)} It takes: {', '.join(accepted)}.")
+        return self.params_class(**values)
+
+    def complete(self, session: Any, prompts: Sequence[Sequence[int]], params: Any, *, seed: int = 0,
+                 callback: StepCallback | None = None, options: Mapping[str, Any] | None = None) -> Generation:
+        """Run the preset on ``prompts`` (left-padded by the session unless ``ragged_rows``).
+
+        Every row stops early once all rows produced EOS (the session cuts answers at the first
+        stop token, so the answers do not change); ``--show-denoising`` records each step.
+        """
+        from dllm_core.generation.api import generate
+        from dllm_core.generation.denoising_view import StepRecorder
+
+        recorder = StepRecorder() if (options or {}).get("show_denoising") else None
+        if self.ragged_rows:
+            inputs: Any = [torch.tensor(list(row), dtype=torch.long, device=session.device) for row in prompts]
+            attention_mask, starts = None, [len(row) for row in prompts]
+        else:
+            inputs, attention_mask = session.pad_left(prompts)
+            starts = [inputs.shape[1]] * len(prompts)
+        eos = session.special.eos_token_id
+        try:
+            output = generate(session.model, inputs, preset=self, params=params, attention_mask=attention_mask,
+                              family=session.family, generator=torch.Generator(device=session.device).manual_seed(seed),
+                              callback=_callbacks(callback, recorder), stop_at_eos=eos is not None, eos_token_id=eos)
+        except ValueError as exc:
+            raise DllmError(f"generator '{self.name}' rejected its settings: {exc}") from None
+        rows = [sequence[start:] for sequence, start in zip(output.sequences.tolist(), starts)]
+        traces = None if recorder is None else [(recorder, start) for start in starts]
+        return Generation(rows, output.nfe, traces)
+
+    def show_row(self, session: Any, generation: Generation, row: int, options: Mapping[str, Any]) -> None:
+        """Replay the recorded canvas of ``row`` (``--show-denoising``)."""
+        from dllm_core.generation.denoising_view import replay
+
+        if generation.traces is not None:
+            recorder, start = generation.traces[row]
+            replay(recorder, session.tokenizer, session.special.mask_token_id, row=row, start=start)
+
+
+def _callbacks(*callbacks: StepCallback | None) -> StepCallback | None:
+    """One callback calling each of ``callbacks`` that is not ``None`` (``None`` if none is)."""
+    chosen = [callback for callback in callbacks if callback is not None]
+    if not chosen:
+        return None
+    if len(chosen) == 1:
+        return chosen[0]
+
+    def call_all(info: Any) -> None:
+        for callback in chosen:
+            callback(info)
+
+    return call_all
 
 
 def check_positive(**values: int) -> None:

@@ -25,6 +25,7 @@ other ``alg``, as the reference does.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from dllm_core.generation.cache import CacheMode
@@ -37,6 +38,7 @@ from dllm_core.generation.confidence import (
     ProbabilityConfidence,
 )
 from dllm_core.generation.config import GenerationConfig
+from dllm_core.generation.contract import ParameterRoles, params_field
 from dllm_core.generation.presets.base import (
     Preset,
     PresetContext,
@@ -62,42 +64,50 @@ CONFIDENCE_OF: dict[str, ConfidenceScore] = {
 }
 
 
-def prepare_dream(
-    context: PresetContext,
-    *,
-    steps: int = 512,
-    max_new_tokens: int | None = None,
-    max_length: int | None = None,
-    alg: str = "origin",
-    alg_temp: float | None = None,
-    temperature: float = 0.0,
-    top_p: float | None = None,
-    top_k: int | None = None,
-    eps: float = 1e-3,
-    mask_token_id: int | None = None,
-    threshold: float = 0.9,
-    block_length: int | None = None,
-    dual_cache: bool = False,
-    use_cache: str | None = None,
-) -> Prepared:
+@dataclass(frozen=True)
+class DreamParams:
+    """Parameters of Dream ``diffusion_generate`` and Fast-dLLM's Dream variants."""
+
+    steps: int = params_field(512, "denoising steps (over the whole answer, or split over its blocks)")
+    max_new_tokens: int | None = params_field(None, "tokens to generate (default: max_length - prompt, else 20)")
+    max_length: int | None = params_field(None, "prompt plus answer length, when max_new_tokens is not given")
+    alg: str = params_field("origin", "origin, maskgit_plus, topk_margin, entropy or confidence_threshold")
+    alg_temp: float | None = params_field(None, "sample positions from softmax(confidence / alg_temp)")
+    temperature: float = params_field(0.0, "token sampling temperature (0: greedy)")
+    top_p: float | None = params_field(None, "nucleus sampling mass")
+    top_k: int | None = params_field(None, "sample among the k most likely tokens")
+    eps: float = params_field(1e-3, "end of the time grid linspace(1, eps, steps + 1)")
+    mask_token_id: int | None = params_field(None, "mask token id (default: the checkpoint's)")
+    threshold: float = params_field(0.9, "confidence_threshold: commit tokens at least this probable")
+    block_length: int | None = params_field(None, "Fast-dLLM block sampler's block length (default 32 there)")
+    dual_cache: bool = params_field(False, "Fast-dLLM block sampler with the dual cache")
+    use_cache: str | None = params_field(None, "none, prefix or dual: the block sampler's cache")
+
+
+def prepare_dream(context: PresetContext, params: DreamParams) -> Prepared:
     """Dream ``diffusion_generate`` and Fast-dLLM's variants (see the module doc).
 
     ``max_new_tokens`` defaults to ``max_length - prompt length``, or 20; ``mask_token_id`` to
     the model config's. ``use_cache`` (``"none"``, ``"prefix"``, ``"dual"``) overrides
     ``dual_cache`` in the block sampler.
     """
+    alg, steps, block_length = params.alg, params.steps, params.block_length
     check_choice("alg", alg, ALGORITHMS)
-    check_choice("use_cache", use_cache, (None, "none", "prefix", "dual"))
+    check_choice("use_cache", params.use_cache, (None, "none", "prefix", "dual"))
     check_positive(steps=steps)
     prompts = context.prompt_batch()
+    max_new_tokens = params.max_new_tokens
     if max_new_tokens is None:
-        max_new_tokens = max_length - prompts.shape[1] if max_length is not None else DEFAULT_NEW_TOKENS
-    mask = context.token_id(mask_token_id, "mask_token_id", "mask_token_id")
+        max_new_tokens = (params.max_length - prompts.shape[1] if params.max_length is not None
+                          else DEFAULT_NEW_TOKENS)
+    mask = context.token_id(params.mask_token_id, "mask_token_id", "mask_token_id")
     canvas = append_masks(prompts, context.attention_mask, max_new_tokens, mask, positions="padding")
-    shared = dict(mask_token_id=mask, tokens=CategoricalChooser(temperature, top_k=top_k, top_p=top_p),
+    shared = dict(mask_token_id=mask, tokens=CategoricalChooser(params.temperature, top_k=params.top_k,
+                                                                top_p=params.top_p),
                   eos_token_id=context.eos_token_id)
-    if block_length is None and not dual_cache and use_cache is None:
-        config = _hub_config(alg, steps, eps, alg_temp or 0.0, threshold, shared)
+    alg_temp = params.alg_temp or 0.0
+    if block_length is None and not params.dual_cache and params.use_cache is None:
+        config = _hub_config(alg, steps, params.eps, alg_temp, params.threshold, shared)
     else:
         block_length = block_length or 32
         check_positive(block_length=block_length)
@@ -105,8 +115,9 @@ def prepare_dream(
             raise ValueError(f"max_new_tokens ({max_new_tokens}) must be a multiple of block_length "
                              f"({block_length}) and steps ({steps}) of the number of blocks")
         steps_per_block = steps // max(canvas.num_blocks(block_length), 1)
-        config = _block_config(alg, steps_per_block, eps, alg_temp or 0.0, threshold, shared,
-                               block_length, use_cache or ("dual" if dual_cache else "prefix"))
+        cache = params.use_cache or ("dual" if params.dual_cache else "prefix")
+        config = _block_config(alg, steps_per_block, params.eps, alg_temp, params.threshold, shared,
+                               block_length, cache)
     return Prepared(canvas, config, context.capabilities)
 
 
@@ -142,5 +153,7 @@ DREAM = Preset(
     name="dream",
     description="Dream diffusion_generate (origin, maskgit_plus, topk_margin, entropy) and "
                 "Fast-dLLM's Dream confidence_threshold / block prefix-dual cache",
+    params_class=DreamParams,
     prepare=prepare_dream,
+    roles=ParameterRoles(length="max_new_tokens", block="block_length", steps="steps", mask_id="mask_token_id"),
 )

@@ -17,12 +17,15 @@ With masks inside the prompt (infilling) blocks tile the span from the first mas
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
 from dllm_core.generation.canvas import append_masks
 from dllm_core.generation.commit import CommitRule, FactorCommit, ThresholdCommit, TopKCommit
 from dllm_core.generation.confidence import ConfidenceScore, ProbabilityConfidence, RandomConfidence
 from dllm_core.generation.config import GenerationConfig
+from dllm_core.generation.contract import ParameterRoles, params_field
 from dllm_core.generation.presets.base import (
     Preset,
     PresetContext,
@@ -42,36 +45,27 @@ def remasking_confidence(remasking: str) -> ConfidenceScore:
 
 def _prepare(
     context: PresetContext,
+    params: LLaDAParams,
     *,
-    steps: int,
-    gen_length: int,
-    block_length: int,
-    temperature: float,
-    cfg_scale: float,
-    remasking: str,
-    mask_id: int | None,
-    logits_eos_inf: bool,
-    confidence_eos_eot_inf: bool,
-    eot_token_id: int | None,
     prob_dtype: torch.dtype,
     threshold: float | None = None,
     factor: float | None = None,
     use_cache: str | None = None,
 ) -> Prepared:
     check_choice("use_cache", use_cache, (None, "prefix", "dual"))
-    check_positive(steps=steps, block_length=block_length)
-    if gen_length % block_length != 0:
-        raise ValueError(f"gen_length ({gen_length}) must be a multiple of block_length "
-                         f"({block_length})")
-    if gen_length and steps % (gen_length // block_length) != 0:
-        raise ValueError(f"steps ({steps}) must be a multiple of the number of blocks "
-                         f"({gen_length // block_length})")
-    mask = context.token_id(mask_id, "mask_token_id", "mask_id")
-    canvas = append_masks(context.prompt_batch(), context.attention_mask, gen_length, mask)
-    steps_per_block = max(steps // max(canvas.num_blocks(block_length), 1), 1)
+    check_positive(steps=params.steps, block_length=params.block_length)
+    if params.gen_length % params.block_length != 0:
+        raise ValueError(f"gen_length ({params.gen_length}) must be a multiple of block_length "
+                         f"({params.block_length})")
+    if params.gen_length and params.steps % (params.gen_length // params.block_length) != 0:
+        raise ValueError(f"steps ({params.steps}) must be a multiple of the number of blocks "
+                         f"({params.gen_length // params.block_length})")
+    mask = context.token_id(params.mask_id, "mask_token_id", "mask_id")
+    canvas = append_masks(context.prompt_batch(), context.attention_mask, params.gen_length, mask)
+    steps_per_block = max(params.steps // max(canvas.num_blocks(params.block_length), 1), 1)
     eos = context.eos_token_id
-    ended = tuple(i for i in (eos, eot_token_id) if i is not None) if confidence_eos_eot_inf else ()
-    never = (context.token_id(eos, "eos_token_id", "eos_token_id"),) if logits_eos_inf else ()
+    ended = tuple(i for i in (eos, params.eot_token_id) if i is not None) if params.confidence_eos_eot_inf else ()
+    never = (context.token_id(eos, "eos_token_id", "eos_token_id"),) if params.logits_eos_inf else ()
     transfer: TransferSchedule = LinearSplit(steps_per_block)
     commit: CommitRule = TopKCommit()
     if factor is not None:
@@ -81,11 +75,11 @@ def _prepare(
     config = GenerationConfig(
         mask_token_id=mask,
         transfer=transfer,
-        block_length=block_length,
-        tokens=GumbelChooser(temperature, prob_dtype=prob_dtype, confidence_suppress_tokens=ended),
-        confidence=remasking_confidence(remasking),
+        block_length=params.block_length,
+        tokens=GumbelChooser(params.temperature, prob_dtype=prob_dtype, confidence_suppress_tokens=ended),
+        confidence=remasking_confidence(params.remasking),
         commit=commit,
-        cfg_scale=cfg_scale,
+        cfg_scale=params.cfg_scale,
         suppress_tokens=never,
         cache=use_cache or "none",
         eos_token_id=eos,
@@ -93,71 +87,65 @@ def _prepare(
     return Prepared(canvas, config, context.capabilities)
 
 
-def prepare_llada(
-    context: PresetContext,
-    *,
-    steps: int = 128,
-    gen_length: int = 128,
-    block_length: int = 128,
-    temperature: float = 0.0,
-    cfg_scale: float = 0.0,
-    remasking: str = "low_confidence",
-    mask_id: int | None = None,
-    logits_eos_inf: bool = False,
-    confidence_eos_eot_inf: bool = False,
-    eot_token_id: int | None = None,
-) -> Prepared:
+@dataclass(frozen=True)
+class LLaDAParams:
+    """Parameters of ML-GSAI/LLaDA ``generate`` (its names and defaults)."""
+
+    steps: int = params_field(128, "denoising steps over the whole answer (a multiple of the number of blocks)")
+    gen_length: int = params_field(128, "tokens to generate")
+    block_length: int = params_field(128, "semi-autoregressive block length (divides gen_length)")
+    temperature: float = params_field(0.0, "Gumbel-max sampling temperature (0: greedy)")
+    cfg_scale: float = params_field(0.0, "classifier-free guidance scale (0: off)")
+    remasking: str = params_field("low_confidence", "low_confidence or random commit order")
+    mask_id: int | None = params_field(None, "mask token id (default: the checkpoint's)")
+    logits_eos_inf: bool = params_field(False, "never generate EOS")
+    confidence_eos_eot_inf: bool = params_field(False, "commit EOS (and eot_token_id) predictions last")
+    eot_token_id: int | None = params_field(None, "end-of-turn id for confidence_eos_eot_inf")
+
+
+@dataclass(frozen=True)
+class FastDLLMParams(LLaDAParams):
+    """Parameters of NVlabs/Fast-dLLM's LLaDA samplers: LLaDA's plus threshold, factor and cache."""
+
+    threshold: float | None = params_field(None, "commit every token whose probability reaches this")
+    factor: float | None = params_field(None, "Fast-dLLM factor rule (takes precedence over threshold)")
+    use_cache: str | None = params_field(None, "KV cache: None, prefix or dual")
+
+
+def prepare_llada(context: PresetContext, params: LLaDAParams) -> Prepared:
     """ML-GSAI/LLaDA ``generate``; ``mask_id`` defaults to the model config's ``mask_token_id``.
 
     ``logits_eos_inf`` never generates EOS; ``confidence_eos_eot_inf`` gives EOS (and
     ``eot_token_id`` when given) predictions confidence 0, so they are committed last.
     """
-    return _prepare(context, steps=steps, gen_length=gen_length, block_length=block_length,
-                    temperature=temperature, cfg_scale=cfg_scale, remasking=remasking,
-                    mask_id=mask_id, logits_eos_inf=logits_eos_inf,
-                    confidence_eos_eot_inf=confidence_eos_eot_inf, eot_token_id=eot_token_id,
-                    prob_dtype=torch.float32)
+    return _prepare(context, params, prob_dtype=torch.float32)
 
 
-def prepare_fastdllm(
-    context: PresetContext,
-    *,
-    steps: int = 128,
-    gen_length: int = 128,
-    block_length: int = 128,
-    temperature: float = 0.0,
-    remasking: str = "low_confidence",
-    mask_id: int | None = None,
-    threshold: float | None = None,
-    factor: float | None = None,
-    use_cache: str | None = None,
-    cfg_scale: float = 0.0,
-    logits_eos_inf: bool = False,
-    confidence_eos_eot_inf: bool = False,
-    eot_token_id: int | None = None,
-) -> Prepared:
+def prepare_fastdllm(context: PresetContext, params: FastDLLMParams) -> Prepared:
     """NVlabs/Fast-dLLM LLaDA sampling; ``factor`` takes precedence over ``threshold``.
 
     ``use_cache``: ``None`` (``generate``), ``"prefix"`` (``generate_with_prefix_cache``) or
     ``"dual"`` (``generate_with_dual_cache``). Unlike the reference, prompts may differ in length.
     """
-    return _prepare(context, steps=steps, gen_length=gen_length, block_length=block_length,
-                    temperature=temperature, cfg_scale=cfg_scale, remasking=remasking,
-                    mask_id=mask_id, logits_eos_inf=logits_eos_inf,
-                    confidence_eos_eot_inf=confidence_eos_eot_inf, eot_token_id=eot_token_id,
-                    prob_dtype=torch.float64, threshold=threshold, factor=factor,
-                    use_cache=use_cache)
+    return _prepare(context, params, prob_dtype=torch.float64, threshold=params.threshold,
+                    factor=params.factor, use_cache=params.use_cache)
 
+
+ROLES = ParameterRoles(length="gen_length", block="block_length", steps="steps", mask_id="mask_id")
 
 LLADA = Preset(
     name="llada",
     description="LLaDA generate (ML-GSAI/LLaDA): semi-autoregressive blocks, low-confidence "
                 "remasking, CFG",
+    params_class=LLaDAParams,
     prepare=prepare_llada,
+    roles=ROLES,
 )
 
 FASTDLLM = Preset(
     name="fastdllm",
     description="Fast-dLLM LLaDA sampling: prefix/dual KV cache, confidence threshold, factor rule",
+    params_class=FastDLLMParams,
     prepare=prepare_fastdllm,
+    roles=ROLES,
 )

@@ -22,11 +22,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Callable
 
-from dllm_core.data.tasks.addition import AdditionTask
-from dllm_core.data.tasks.base import Example, Task
-from dllm_core.data.tasks.countdown import CountdownTask
-from dllm_core.data.tasks.sudoku import Sudoku4Task
-from dllm_core.errors import DllmError
+from dllm_core.api import AdditionTask, CountdownTask, DllmError, Example, Sudoku4Task, Task
 
 
 @dataclass(frozen=True)

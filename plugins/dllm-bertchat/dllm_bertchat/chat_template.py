@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dllm_core.errors import DllmError
+from dllm_core.api import DllmError
 
 #: the words that open each turn; the template writes ``role + ": "``
 ROLE_WORDS = ("system", "user", "assistant")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dllm_core.family import ModelFamily
+from dllm_core.api import ModelFamily
 
 from dllm_bertchat.chat_template import CHAT_TEMPLATE
 

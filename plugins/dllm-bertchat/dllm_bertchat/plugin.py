@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from dllm_core.hookspecs import hookimpl
+from dllm_core.api import hookimpl
 from dllm_bertchat.family import BERTCHAT
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dllm_core.family import ModelFamily
+from dllm_core.api import ModelFamily
 
 #: Size presets: config keyword arguments for training from scratch. ``tiny`` fixes only the
 #: architecture; merge the tokenizer's ``vocab_size`` and special-token ids over it, e.g.

@@ -1,17 +1,14 @@
 """Build an Edit Flows model to train from scratch: ``dllm train --family editflow --backbone B``.
 
 The family's ``model_builder``: the backbone family's size preset, sized to the tokenizer as for
-any family (:func:`dllm_core.training.launch.preset_config`), wrapped by :class:`EditFlowModel`.
+any family (:func:`dllm_core.api.preset_config`), wrapped by :class:`EditFlowModel`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from dllm_core.errors import DllmError
-from dllm_core.registry import get_registry
-from dllm_core.model_config import max_positions
-from dllm_core.training.launch import preset_config
+from dllm_core.api import DllmError, get_registry, max_positions, preset_config
 from dllm_editflow.configuration import EditFlowConfig
 from dllm_editflow.modeling import EditFlowModel
 

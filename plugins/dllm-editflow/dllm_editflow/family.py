@@ -7,7 +7,7 @@ tiny`` uses the backbone's ``tiny`` preset through ``model_builder``.
 
 from __future__ import annotations
 
-from dllm_core.family import ModelFamily
+from dllm_core.api import ModelFamily
 
 EDITFLOW = ModelFamily(
     name="editflow",
@@ -20,5 +20,6 @@ EDITFLOW = ModelFamily(
     default_objective="editflow",
     default_generator="editflow",
     generator_defaults={"steps": 64, "temperature": 1.0},
+    masked_likelihood=False,
     eval_model_name="editflow",
 )

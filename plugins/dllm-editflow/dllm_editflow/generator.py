@@ -1,103 +1,89 @@
-"""The ``editflow`` generator as ``dllm sample`` uses it: text in, text and edit histories out.
+"""The ``editflow`` generator: Edit Flows tau-leaping behind the core's generator contract.
 
-It is not a masked-diffusion preset: it runs its own loop over token rows
-(:func:`dllm_editflow.sampler.sample`) and offers the three methods ``dllm sample`` calls on a
-generator with its own loop: :meth:`EditFlowGenerator.complete`, ``show_edits`` and
-``save_animation``. Defaults come from ``dllm.json``: the generator section, the x_0 source the
-model was trained with (its objective section) and its kappa schedule (the schedule section: the
-model's rates are relative to the schedule's w(t), :mod:`dllm_editflow.sampler`).
+It is not a masked-diffusion preset: it runs its own loop over token rows of any lengths
+(:func:`dllm_editflow.sampler.sample`). Besides its parameters
+(:class:`~dllm_editflow.sampler.EditFlowSamplingConfig`) it reads from the checkpoint's
+``dllm.json`` the x_0 source the model was trained with (the objective section) and its kappa
+schedule (the schedule section: the model's rates are relative to the schedule's w(t),
+:mod:`dllm_editflow.sampler`). ``dllm sample --show-edits`` prints each row's insertions,
+deletions and substitutions in colour and ``--save-animation out.gif`` (or ``.html``) animates
+them.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
-from dllm_core.checkpoint import CheckpointInfo
-from dllm_core.errors import DllmError
-from dllm_core.sampling import Completion, Sampler
-from dllm_editflow.history import EditHistory
-
-#: generic ``dllm sample`` options -> our parameter names
-OVERRIDES = {"steps": "steps", "temperature": "temperature", "gen_length": "max_new_tokens"}
-
-
-@dataclass
-class EditCompletion(Completion):
-    """A completion with the edit history of its row (``None`` unless recorded)."""
-
-    history: EditHistory | None = None
+from dllm_core.api import (
+    CheckpointInfo,
+    CliOption,
+    DllmError,
+    Generation,
+    Generator,
+    InferenceSession,
+    ParameterRoles,
+    schedule_from_config,
+)
+from dllm_editflow.sampler import EditFlowSamplingConfig
 
 
-class EditFlowGenerator:
-    """Edit Flows tau-leaping behind the ``dllm sample`` generator protocol."""
+class EditFlowGenerator(Generator):
+    """Edit Flows tau-leaping from x_0 (see the module doc)."""
 
     name = "editflow"
     description = "Edit Flows tau-leaping: insertions, deletions and substitutions from x_0"
+    params_class = EditFlowSamplingConfig
+    roles = ParameterRoles(length="max_new_tokens", steps="steps")
+    ragged_rows = True
+    cli_options = (
+        CliOption("--show-edits", "print each step's insertions, deletions and substitutions in colour"),
+        CliOption("--save-animation", "write the edits as a .gif or .html", type=Path, metavar="PATH"),
+    )
 
-    def parameters(self) -> list[str]:
-        from dllm_editflow.sampler import EditFlowSamplingConfig
-
-        return [f.name for f in dataclasses.fields(EditFlowSamplingConfig)]
-
-    def settings(self, sampler: Sampler, checkpoint: Path | None, overrides: dict[str, Any]) -> Any:
-        """The sampling config: dllm.json's generator, training source and schedule, then ``overrides``."""
-        from dllm_core.schedules.config import schedule_from_config
-        from dllm_editflow.sampler import EditFlowSamplingConfig
-
-        values = {key: value for key, value in sampler.defaults.items() if key in self.parameters()}
-        info = CheckpointInfo.read(checkpoint) if checkpoint is not None else None
+    def checkpoint_defaults(self, info: CheckpointInfo | None) -> dict[str, Any]:
+        """The training x_0 source and kappa schedule recorded in ``dllm.json``."""
+        values: dict[str, Any] = {}
         if info is not None and "source" in info.objective:
-            values.setdefault("source", info.objective["source"])
+            values["source"] = info.objective["source"]
         if info is not None and info.schedule:  # the model's rates are relative to this kappa(t)
-            values.setdefault("schedule", schedule_from_config(info.schedule))
-        for key, value in overrides.items():
-            if value is None:
-                continue
-            if key not in OVERRIDES:
-                raise DllmError(f"the editflow generator has no --{key.replace('_', '-')}; "
-                                f"it takes {', '.join('--' + k.replace('_', '-') for k in OVERRIDES)}")
-            values[OVERRIDES[key]] = value
-        try:
-            return EditFlowSamplingConfig(**values)
-        except (TypeError, ValueError) as exc:
-            raise DllmError(f"editflow generator: {exc}") from None
+            values["schedule"] = schedule_from_config(info.schedule)
+        return values
 
-    def complete(self, sampler: Sampler, prompts: Sequence[str], *, chat: bool = False,
-                 overrides: dict[str, Any] | None = None, seed: int = 0, record_history: bool = False,
-                 checkpoint: Path | None = None) -> list[EditCompletion]:
-        """Sample an answer per prompt (row b uses seed ``seed + b``)."""
+    def complete(self, session: InferenceSession, prompts: Sequence[Sequence[int]], params: Any, *,
+                 seed: int = 0, callback: Any = None, options: Mapping[str, Any] | None = None) -> Generation:
+        """Sample an answer per prompt (row b uses seed ``seed + b``); ``callback`` is not called:
+        edit steps are recorded as histories instead (``--show-edits``)."""
         from dllm_editflow.sampler import sample
 
-        config = self.settings(sampler, checkpoint, overrides or {})
-        texts = [sampler.render_chat([{"role": "user", "content": p}]) if chat else p for p in prompts]
-        output = sample(sampler.model, sampler.encode(texts), config, seeds=seed, record_history=record_history)
-        completions = []
-        for index, (row, start) in enumerate(zip(output.sequences, output.prompt_lengths)):
-            ids = sampler.answer_ids(row, start)
-            history = output.histories[index] if output.histories is not None else None
-            completions.append(EditCompletion(sampler.decode(ids), ids, output.nfe, start, history))
-        return completions
+        options = options or {}
+        record = bool(options.get("show_edits") or options.get("save_animation"))
+        output = sample(session.model, prompts, params, seeds=seed, record_history=record)
+        rows = [sequence[start:] for sequence, start in zip(output.sequences, output.prompt_lengths)]
+        return Generation(rows, output.nfe, output.histories)
 
-    def show_edits(self, completions: Sequence[EditCompletion], tokenizer: Any, row: int) -> None:
-        """Print row ``row``'s edits, step by step, in colour."""
+    def show_row(self, session: InferenceSession, generation: Generation, row: int,
+                 options: Mapping[str, Any]) -> None:
+        """``--show-edits``: print row ``row``'s edits, step by step, in colour."""
         from dllm_editflow.view import show_history
 
-        show_history(self._history(completions[row]), tokenizer)
+        if options.get("show_edits"):
+            show_history(self._histories(generation)[row], session.tokenizer)
 
-    def save_animation(self, completions: Sequence[EditCompletion], tokenizer: Any, path: Path) -> Path:
-        """Write every row's edits as a ``.gif`` or ``.html`` animation."""
+    def finish(self, session: InferenceSession, generation: Generation, options: Mapping[str, Any]) -> list[str]:
+        """``--save-animation PATH``: write every row's edits as a ``.gif`` or ``.html``."""
         from dllm_editflow.view import save_animation
 
-        return save_animation([self._history(c) for c in completions], tokenizer, path)
+        path = options.get("save_animation")
+        if path is None:
+            return []
+        return [f"animation: {save_animation(self._histories(generation), session.tokenizer, Path(path))}"]
 
     @staticmethod
-    def _history(completion: EditCompletion) -> EditHistory:
-        if completion.history is None:
-            raise DllmError("no edit history was recorded; pass record_history=True")
-        return completion.history
+    def _histories(generation: Generation) -> list[Any]:
+        if generation.traces is None:
+            raise DllmError("no edit history was recorded; pass --show-edits or --save-animation")
+        return generation.traces
 
 
 EDITFLOW = EditFlowGenerator()

@@ -42,9 +42,7 @@ from torch import nn
 from transformers import AutoConfig, PretrainedConfig, PreTrainedModel
 from transformers.utils import ModelOutput
 
-from dllm_core.checkpoint import register_family_classes
-from dllm_core.objectives.model_io import shift_logits
-from dllm_core.registry import get_registry, load_reference
+from dllm_core.api import get_registry, load_reference, register_family_classes, shift_logits
 from dllm_editflow.configuration import EditFlowConfig
 
 #: index of each rate in the last dimension of ``EditFlowOutput.rates``

@@ -36,16 +36,15 @@ from typing import TYPE_CHECKING, ClassVar
 
 import torch
 
-from dllm_core.objectives.base import Batch, LossOutput, Objective
-from dllm_core.objectives.model_io import model_config
-from dllm_core.schedules import EditLinearSchedule, EditSchedule
+from dllm_core.api import Batch, EditSchedule, LossOutput, Objective, model_config
 from dllm_editflow.alignment import align
 from dllm_editflow.edits import NoisedBatch, noise
 from dllm_editflow.modeling import DELETE, INSERT, SUBSTITUTE
+from dllm_editflow.schedules import EditLinearSchedule
 from dllm_editflow.sources import draw_sources, parse_source
 
 if TYPE_CHECKING:
-    from dllm_core.family import ModelFamily
+    from dllm_core.api import ModelFamily
 
 #: rates below this are clipped before the log (softplus can underflow to 0)
 MIN_RATE = 1e-12

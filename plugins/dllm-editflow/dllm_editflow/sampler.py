@@ -30,22 +30,25 @@ from typing import Any, Sequence
 
 import torch
 
-from dllm_core.schedules import EditLinearSchedule, EditSchedule
+from dllm_core.api import EditSchedule
 from dllm_editflow.edits import Edits, apply_edits, pad_rows, region_masks
 from dllm_editflow.history import EditHistory, EditStep
 from dllm_editflow.modeling import DELETE, INSERT, SUBSTITUTE
+from dllm_editflow.schedules import EditLinearSchedule
 from dllm_editflow.sources import draw_sources
 
 
 @dataclass
 class EditFlowSamplingConfig:
-    """Settings of the ``editflow`` generator."""
+    """Parameters of the ``editflow`` generator."""
 
-    steps: int = 64  # tau = 1 / steps
-    schedule: EditSchedule = field(default_factory=EditLinearSchedule)  # kappa(t) of training
-    temperature: float = 1.0  # of Q_ins and Q_sub; 0 = most likely token
-    source: str = "empty"  # x_0 source spec (the checkpoint's training source by default)
-    max_new_tokens: int | None = None  # cap on the region's length; None = the model's context
+    steps: int = field(default=64, metadata={"help": "tau-leaping steps (tau = 1 / steps)"})
+    schedule: EditSchedule = field(default_factory=EditLinearSchedule,
+                                   metadata={"help": "kappa(t) the model was trained with (from dllm.json)"})
+    temperature: float = field(default=1.0, metadata={"help": "of Q_ins and Q_sub; 0: most likely token"})
+    source: str = field(default="empty", metadata={"help": "x_0 source spec (default: the training source)"})
+    max_new_tokens: int | None = field(default=None, metadata={
+        "help": "cap on the answer region's length (default: the model's context)"})
 
     def __post_init__(self) -> None:
         if self.steps < 1:

@@ -7,7 +7,7 @@ source must not look at the target. A source spec is ``NAME`` or ``NAME[key:valu
 * ``masks[length:N]``: N mask tokens (default 64) to substitute or delete, and insertions;
 * ``prompt``: a copy of the prompt without special tokens (chat markers, BOS, EOS, ...; the ids
   in ``config.special_token_ids``): for tasks that edit their input (sort a list, fill a grid);
-* any other NAME: the source registered as generator ``editflow-x0/NAME`` by a plugin, or a
+* any other NAME: the source registered as engine part ``editflow-x0/NAME`` by a plugin, or a
   ``"module:function"`` reference. A source is called as
   ``source(prompts, config=model_config, generator=generator, **options)`` with
   ``prompts`` a list of 1D long tensors and string options, and returns one 1D tensor per row.
@@ -20,10 +20,9 @@ from typing import Any, Callable, Sequence
 
 import torch
 
-from dllm_core.errors import DllmError
-from dllm_core.registry import get_registry, load_reference
+from dllm_core.api import DllmError, get_registry, load_reference
 
-#: registry prefix of x_0 sources (``dllm_register_generators``)
+#: registry prefix of x_0 sources (``dllm_register_engine_parts``)
 SOURCE_PREFIX = "editflow-x0/"
 _SPEC = re.compile(r"^\s*([^\[\]\s]+)\s*(?:\[([^\]]*)\])?\s*$")
 
@@ -49,11 +48,11 @@ def resolve_source(name: str) -> Source:
     """The source function called ``name``: a registered ``editflow-x0/NAME`` or a reference."""
     if ":" in name:
         return load_reference(name)
-    generators = get_registry().generators
-    sources = [entry.removeprefix(SOURCE_PREFIX) for entry in generators.names() if entry.startswith(SOURCE_PREFIX)]
-    if SOURCE_PREFIX + name not in generators:
+    parts = get_registry().engine_parts
+    sources = [entry.removeprefix(SOURCE_PREFIX) for entry in parts.names() if entry.startswith(SOURCE_PREFIX)]
+    if SOURCE_PREFIX + name not in parts:
         raise DllmError(f"unknown x0 source '{name}'; known: {', '.join(sorted(sources))}, or 'module:function'")
-    return generators.get(SOURCE_PREFIX + name)
+    return parts.get(SOURCE_PREFIX + name)
 
 
 def draw_sources(spec: str, prompts: Sequence[torch.Tensor], config: Any,

@@ -10,7 +10,7 @@ import html
 from pathlib import Path
 from typing import Any, Sequence
 
-from dllm_core.errors import DllmError
+from dllm_core.api import DllmError
 from dllm_editflow.history import Cell, EditHistory, EditStep
 
 NEWLINE_GLYPH = "⏎"

@@ -24,7 +24,7 @@ from transformers.activations import ACT2FN
 from transformers.cache_utils import Cache
 from transformers.modeling_layers import GradientCheckpointingLayer
 
-from dllm_core.modeling import (
+from dllm_core.api import (
     DiffusionLMMixin,
     LogitsToKeep,
     RMSNorm,

@@ -12,7 +12,7 @@ from dllm_bertchat.family import BERTCHAT
 from dllm_core.data.processing import IGNORE_INDEX, tokenize_sft
 from dllm_core.data.tokenizer import build_char_tokenizer
 from dllm_core.errors import DllmError
-from dllm_core.tokens import adapt_tokenizer, resolve_special_tokens
+from dllm_core.special_tokens import adapt_tokenizer, resolve_special_tokens
 
 WORDS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "system", "user", "assistant", ":", "?", "what",
          "is", "1", "2", "3", "+"]

@@ -4,10 +4,9 @@ dllm ``MDLMSampler``'s tokens, NFE and per-call commits (right padding, per-row 
 from __future__ import annotations
 
 import pytest
+from support.golden import golden_cases
+from support.golden_run import check_golden_case
 from transformers import ModernBertForMaskedLM
-
-from dllm_core.testing.generation import check_golden_case
-from dllm_core.testing.golden import golden_cases
 
 CASES = golden_cases("bert")
 

@@ -12,9 +12,8 @@ import torch
 
 from dllm_core.data.collators import PaddingCollator
 from dllm_core.errors import DllmError
-from dllm_core.sampling import Sampler
-from dllm_core.training.launch import (
-    TrainRunConfig,
+from dllm_core.session import InferenceSession
+from dllm_core.training.run import (
     build_datasets,
     build_model,
     build_objective,
@@ -23,6 +22,7 @@ from dllm_core.training.launch import (
     run_training,
     training_arguments,
 )
+from dllm_core.training.run_config import TrainRunConfig
 from dllm_core.training.trainer import DiffusionTrainer
 
 def context_of(checkpoint: Path) -> int:
@@ -62,14 +62,13 @@ def test_bert_checkpoint_fine_tunes_and_samples_with_its_own_mask(tiny_bert, tmp
     run_training(TrainRunConfig(data="bertchat-qa[train:16,test:0,kinds:addition]", output_dir=output,
                                 model=str(tiny_bert), max_length=context, max_steps=2, batch_size=8,
                                 disable_progress_bar=True))
-    sampler = Sampler.from_checkpoint(output)
+    sampler = InferenceSession.load(output)
     assert sampler.family.name == "bertchat"
     assert sampler.special.mask_token_id == sampler.tokenizer.convert_tokens_to_ids("[MASK]")
     assert sampler.special.stop_token_ids() == [sampler.tokenizer.convert_tokens_to_ids("[SEP]")]
     prompt = sampler.render_chat([{"role": "user", "content": "what is 1+2?"}])
     assert prompt == "[CLS]user: what is 1+2?[SEP]assistant:"
-    [completion] = sampler.complete(["what is 1+2?"], chat=True,
-                                    overrides={"gen_length": 8, "steps": 8, "block_length": 8})
+    [completion] = sampler.complete(["what is 1+2?"], sampler.params(roles={'length': 8, 'steps': 8, 'block': 8}), chat=True)
     assert completion.nfe == 8 and sampler.special.mask_token_id not in completion.token_ids
 
 

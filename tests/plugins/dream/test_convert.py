@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from dllm_core.cli import convert_command
-from dllm_core.convert import ConvertConfig, convert_from_ar
-from dllm_core.errors import DllmError
+from dllm_core.api import DllmError
+from dllm_dream import convert_command
+from dllm_dream.convert import ConvertConfig, convert_from_ar
 
 EOS = "<|endoftext|>"
 SHAPE = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
@@ -75,7 +75,7 @@ def test_converted_model_computes_the_ar_logits_under_a_causal_mask(tmp_path, ki
     from transformers import AutoTokenizer
 
     ar = save_ar(tmp_path / "ar", kind, extra_rows)
-    result = convert_from_ar(ConvertConfig(tmp_path / "ar", "dream", tmp_path / "dream"))
+    result = convert_from_ar(ConvertConfig(tmp_path / "ar", tmp_path / "dream"))
     known = 28  # EOS + 26 letters + space
     assert result.added_tokens == ["<|mask|>", "<|beginoftext|>"]
     assert result.vocab_size == max(known + 2, known + extra_rows)
@@ -127,16 +127,16 @@ def test_unconvertible_sources_are_refused(tmp_path):
     gpt2.save_pretrained(tmp_path / "gpt2")
     ar_tokenizer().save_pretrained(tmp_path / "gpt2")
     with pytest.raises(DllmError, match="'gpt2' model; --from-ar converts qwen2, llama, qwen3 checkpoints"):
-        convert_from_ar(ConvertConfig(tmp_path / "gpt2", "dream", tmp_path / "out"))
+        convert_from_ar(ConvertConfig(tmp_path / "gpt2", tmp_path / "out"))
     save_ar(tmp_path / "biased", "qwen3", attention_bias=True)  # an o_proj bias Dream has no place for
     with pytest.raises(DllmError, match="no place for .*o_proj.bias"):
-        convert_from_ar(ConvertConfig(tmp_path / "biased", "dream", tmp_path / "out"))
+        convert_from_ar(ConvertConfig(tmp_path / "biased", tmp_path / "out"))
     save_ar(tmp_path / "windowed", "qwen2", use_sliding_window=True, sliding_window=4)
     with pytest.raises(DllmError, match="sliding-window"):
-        convert_from_ar(ConvertConfig(tmp_path / "windowed", "dream", tmp_path / "out"))
+        convert_from_ar(ConvertConfig(tmp_path / "windowed", tmp_path / "out"))
     assert not (tmp_path / "out").exists()
     with pytest.raises(DllmError, match="no config.json"):
-        convert_from_ar(ConvertConfig(tmp_path / "missing", "dream", tmp_path / "out"))
+        convert_from_ar(ConvertConfig(tmp_path / "missing", tmp_path / "out"))
 
 
 def test_convert_command_then_dllm_sample(tmp_path, capsys):
@@ -151,3 +151,21 @@ def test_convert_command_then_dllm_sample(tmp_path, capsys):
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "### completion" in result.stdout and "(nfe 6)" in result.stdout
+
+
+def test_convert_command_accepts_only_the_dream_family(tmp_path):
+    args = argparse.Namespace(source=tmp_path / "ar", family="llada", output=tmp_path / "out")
+    with pytest.raises(DllmError, match="dream family only .*dllm-dream.*not 'llada'"):
+        convert_command.run(args)
+    assert not (tmp_path / "out").exists()
+
+
+def test_dllm_convert_is_registered_by_the_dream_plugin():
+    from dllm_core.api import get_registry
+
+    entry = get_registry().commands.entry("convert")
+    assert entry.plugin == "dream" and entry.resolve() is convert_command
+    parser = argparse.ArgumentParser()
+    convert_command.add_arguments(parser)
+    args = parser.parse_args(["--from-ar", "ar", "--output", "out"])
+    assert args.family == "dream" and args.source == Path("ar")

@@ -4,9 +4,9 @@ Fast-dLLM's Dream samplers with prefix/dual caches): same tokens, NFE and per-ca
 from __future__ import annotations
 
 import pytest
+from support.golden import golden_cases
+from support.golden_run import check_golden_case
 
-from dllm_core.testing.generation import check_golden_case
-from dllm_core.testing.golden import golden_cases
 from dllm_dream.modeling_dream import DreamModel
 
 CASES = golden_cases("dream")

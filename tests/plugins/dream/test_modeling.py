@@ -8,9 +8,9 @@ import json
 import pytest
 import torch
 from safetensors.torch import load_file
+from support.golden import golden_path
 from transformers import AutoConfig, AutoModel, AutoModelForMaskedLM
 
-from dllm_core.testing.golden import golden_path
 from dllm_core.testing.model_contract import ModelContractTests
 from dllm_dream.configuration_dream import DreamConfig
 from dllm_dream.family import PRESETS

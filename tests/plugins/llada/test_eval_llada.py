@@ -3,6 +3,7 @@ adapter's generation and likelihood paths, and a LoRA adapter folder — all off
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -12,7 +13,7 @@ import pytest
 import torch
 from lm_eval.api.instance import Instance
 
-import dllm_core.generation
+import dllm_core.generation.api
 from dllm_core.checkpoint import CheckpointInfo, load_model, load_tokenizer, save_checkpoint
 from dllm_core.evaluation import evaluate_checkpoint
 from dllm_core.evaluation.lm_adapter import DiffusionLM
@@ -102,14 +103,16 @@ def test_metric_counts_every_answer_the_checker_accepts(checkpoint, monkeypatch)
 
 
 class ScriptedGenerate:
-    """Replaces ``generate``: fills each row's generated region with scripted tokens, records calls."""
+    """Replaces ``generate``: fills each row's generated region with scripted tokens, records calls
+    (the preset's name and its parameters flattened into the call's keywords)."""
 
     def __init__(self, answers: list[list[int]]) -> None:
         self.answers, self.calls = answers, []
 
     def __call__(self, model, input_ids, **kwargs):
-        self.calls.append({"input_ids": input_ids, **kwargs})
-        length = kwargs["gen_length"]
+        params = dataclasses.asdict(kwargs.pop("params"))
+        self.calls.append({"input_ids": input_ids, **kwargs, **params, "preset": kwargs["preset"].name})
+        length = params["gen_length"]
         region = torch.tensor([(answer + [0] * length)[:length] for answer in self.answers])
         return GenerationOutput(sequences=torch.cat([input_ids, region], dim=1), nfe=1)
 
@@ -118,7 +121,7 @@ def test_generate_until_cuts_answers_and_maps_gen_kwargs(llada_lm, monkeypatch):
     tokenizer, eos = llada_lm.tokenizer, llada_lm.special.eos_token_id
     encode = lambda text: tokenizer.encode(text, add_special_tokens=False)  # noqa: E731
     scripted = ScriptedGenerate([encode("42") + [eos] + encode("junk"), encode("7\n\nQ: more text")])
-    monkeypatch.setattr(dllm_core.generation, "generate", scripted)
+    monkeypatch.setattr(dllm_core.generation.api, "generate", scripted)
     gen_kwargs = {"until": ["\n\n"], "max_gen_toks": 20, "do_sample": False}
     requests = [Instance("generate_until", {}, ("1+41=", gen_kwargs), 0),
                 Instance("generate_until", {}, ("3+4=", gen_kwargs), 1)]
@@ -134,7 +137,7 @@ def test_generate_until_cuts_answers_and_maps_gen_kwargs(llada_lm, monkeypatch):
 def test_max_gen_toks_caps_the_answer(llada_lm, monkeypatch):
     digits = llada_lm.tokenizer.encode("1234567890123", add_special_tokens=False)
     scripted = ScriptedGenerate([digits])
-    monkeypatch.setattr(dllm_core.generation, "generate", scripted)
+    monkeypatch.setattr(dllm_core.generation.api, "generate", scripted)
     request = Instance("generate_until", {}, ("x", {"until": [], "max_gen_toks": 10}), 0)
     assert llada_lm.generate_until([request]) == ["1234567890"]
     assert scripted.calls[0]["gen_length"] == 16  # two whole blocks generated, ten tokens kept
@@ -162,7 +165,8 @@ def test_wrong_family_and_bad_generator_parameters_are_clear_errors(checkpoint):
     register_lm_eval_models()
     with pytest.raises(DllmError, match="is a llada checkpoint; use --model llada"):
         get_model("dream")(pretrained=str(checkpoint))
-    with pytest.raises(DllmError, match="unknown key.*stepz.*parameters: .*steps"):
+    with pytest.raises(DllmError, match="model_args: generator 'llada' has no parameter 'stepz'. Did you mean "
+                                        "'steps'.*Adapter keys: .*mc_num"):
         get_model("llada")(pretrained=str(checkpoint), stepz=4)
 
 

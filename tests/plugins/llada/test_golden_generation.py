@@ -4,9 +4,9 @@ tokens, the same number of forward calls and the same tokens committed per call,
 from __future__ import annotations
 
 import pytest
+from support.golden import golden_cases
+from support.golden_run import check_golden_case, run_golden_case
 
-from dllm_core.testing.generation import check_golden_case, run_golden_case
-from dllm_core.testing.golden import golden_cases
 from dllm_llada.modeling_llada import LLaDAModelLM
 
 CASES = golden_cases("llada")

@@ -8,9 +8,9 @@ import json
 import pytest
 import torch
 from safetensors.torch import load_file
+from support.golden import golden_path
 from transformers import AutoConfig, AutoModel, AutoModelForMaskedLM
 
-from dllm_core.testing.golden import golden_path
 from dllm_core.testing.model_contract import ModelContractTests
 from dllm_llada.configuration_llada import LLaDAConfig
 from dllm_llada.family import PRESETS

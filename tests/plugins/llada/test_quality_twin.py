@@ -15,7 +15,7 @@ def test_the_ar_twin_has_the_mdm_shape_and_parameter_count():
 
     from dllm_core.data.tokenizer import build_char_tokenizer
     from dllm_core.registry import get_registry, load_reference
-    from dllm_core.training.launch import preset_config
+    from dllm_core.model_config import preset_config
 
     family = get_registry().families.get("llada")
     config = preset_config(family, "tiny", build_char_tokenizer())

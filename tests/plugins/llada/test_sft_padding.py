@@ -8,8 +8,9 @@ import pytest
 
 from dllm_core.errors import DllmError
 from dllm_core.registry import get_registry
-from dllm_core.tokens import SpecialTokens
-from dllm_core.training.launch import TrainRunConfig, build_collator
+from dllm_core.special_tokens import SpecialTokens
+from dllm_core.training.run import build_collator
+from dllm_core.training.run_config import TrainRunConfig
 
 SPECIAL = SpecialTokens(mask_token_id=3, eos_token_id=1, pad_token_id=0, bos_token_id=2)
 EXAMPLES = [{"input_ids": [5, 6, 1], "labels": [-100, 6, 1]}, {"input_ids": [5, 1], "labels": [-100, 1]}]

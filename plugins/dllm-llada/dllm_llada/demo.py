@@ -1,5 +1,8 @@
 """The main job on the embedded default: train a tiny LLaDA on 4x4 sudoku, evaluate, show it.
 
+``dllm demo`` comes with the dllm-llada plugin (registered through the command hook), since it
+trains and samples this family with its reference samplers.
+
 ``dllm demo`` (``make demo``) runs five stages on the CPU, offline, deterministic under its seed:
 
 1. train the ``tiny`` LLaDA preset from scratch with masked diffusion on the built-in
@@ -22,8 +25,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from dllm_core.errors import DllmError
-from dllm_core.registry import get_registry
+from dllm_core.api import DllmError, get_registry
 
 #: one token per step over the 20-token answer (19 grid characters + end of text)
 ANSWER_TOKENS = 20
@@ -75,7 +77,7 @@ def _prepare_output(output_dir: Path) -> None:
 
 def train_run_config(config: DemoConfig) -> Any:
     """The ``TrainRunConfig`` of the demo's training stage (``benchmarks/quality.py`` reuses it)."""
-    from dllm_core.training.launch import TrainRunConfig
+    from dllm_core.api import TrainRunConfig
 
     return TrainRunConfig(
         data=f"sudoku4[train:{config.train_puzzles},seed:{config.seed}]",
@@ -88,14 +90,14 @@ def train_run_config(config: DemoConfig) -> Any:
 
 
 def train(config: DemoConfig) -> dict[str, Any]:
-    from dllm_core.training.launch import run_training
+    from dllm_core.api import run_training
 
     return run_training(train_run_config(config)).train_metrics
 
 
 def evaluate(config: DemoConfig) -> float:
     """Solve rate on the held-out split, through ``dllm eval``'s own path."""
-    from dllm_core.evaluation.runner import evaluate_checkpoint
+    from dllm_core.api import evaluate_checkpoint
 
     results = evaluate_checkpoint(config.output_dir, ["dllm_sudoku4"], limit=config.eval_puzzles,
                                   batch_size=50, output_path=config.output_dir / "eval",
@@ -110,24 +112,24 @@ def held_out_puzzles(count: int) -> tuple[Any, list[dict[str, str]]]:
     return task, task.generate(count, seed=1234, split="test")
 
 
-def show_one_puzzle(sampler: Any, puzzle: dict[str, str]) -> None:
-    from dllm_core.cli.denoising_view import StepRecorder, replay
-
-    recorder = StepRecorder()
-    [completion] = sampler.complete([puzzle["prompt"]], chat=True, overrides=PLAIN["params"], callback=recorder)
+def show_one_puzzle(session: Any, puzzle: dict[str, str]) -> None:
+    """Replay the plain setting solving ``puzzle``, one frame per step."""
+    options = {"show_denoising": True}
+    [completion] = session.complete([puzzle["prompt"]], session.params(values=PLAIN["params"]), chat=True,
+                                    options=options)
     print("puzzle (0 = blank):\n" + puzzle["prompt"])
-    replay(recorder, sampler.tokenizer, sampler.special.mask_token_id, start=completion.region_start, delay=0.08)
+    session.generator.show_row(session, completion.generation, completion.row, options)
     print("answer:\n" + completion.text)
 
 
-def compare_settings(sampler: Any, task: Any, puzzles: list[dict[str, str]]) -> list[SettingResult]:
+def compare_settings(session: Any, task: Any, puzzles: list[dict[str, str]]) -> list[SettingResult]:
     """Accuracy, NFE per batch and wall time of the plain and the fast setting."""
     prompts = [p["prompt"] for p in puzzles]
     results = []
     for name, setting in (("plain (llada, 1 token/step)", PLAIN), ("fast (dual cache + threshold 0.9)", FAST)):
-        sampler.preset = setting["preset"]
+        chosen = session.with_generator(setting["preset"])
         start = time.perf_counter()
-        completions = sampler.complete(prompts, chat=True, overrides=setting["params"])
+        completions = chosen.complete(prompts, chosen.params(values=setting["params"]), chat=True)
         seconds = time.perf_counter() - start
         solved = sum(task.check(prompt, c.text) for prompt, c in zip(prompts, completions))
         results.append(SettingResult(name, solved / len(prompts), completions[0].nfe, seconds))
@@ -157,7 +159,7 @@ def run_demo(config: DemoConfig, say: Callable[[str, str], None] = _say) -> floa
     """Run the five stages; returns the held-out solve rate."""
     import torch
 
-    from dllm_core.sampling import Sampler
+    from dllm_core.api import InferenceSession
 
     torch.manual_seed(config.seed)
     _prepare_output(config.output_dir)
@@ -169,16 +171,16 @@ def run_demo(config: DemoConfig, say: Callable[[str, str], None] = _say) -> floa
         "the same path as `dllm eval`; an answer counts when it is a valid completed grid.")
     solve_rate = evaluate(config)
     print(f"solve rate: {100 * solve_rate:.1f}%")
-    sampler = Sampler.from_checkpoint(config.output_dir)
+    session = InferenceSession.load(config.output_dir)
     task, puzzles = held_out_puzzles(config.speed_puzzles)
     say("3/5 watch it think", "Generation starts from an all-mask answer and commits the most "
         "confident cell at every step (new cells in green).")
-    show_one_puzzle(sampler, puzzles[0])
+    show_one_puzzle(session, puzzles[0])
     say("4/5 fast sampling", "Fast-dLLM's dual KV cache reuses attention keys/values between steps, "
         "and the confidence threshold commits every cell the model is sure of at once. Cells "
         "committed together cannot see each other, so a model this small trades some accuracy "
         "for the fewer steps.")
-    settings = compare_settings(sampler, task, puzzles)
+    settings = compare_settings(session, task, puzzles)
     for s in settings:
         print(f"{s.name:<36} accuracy {100 * s.accuracy:5.1f}%   NFE {s.nfe:>3}   {s.seconds:6.2f} s")
     summary = write_summary(config, solve_rate, settings, train_metrics)

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "benchmarks"))
 
 import _quality_common as quality
 
 from dllm_core.data.spec import parse_dataset_spec
-from dllm_core.demo import DemoConfig
+from dllm_llada.demo import DemoConfig
 from dllm_core.errors import DllmError
 
 COUNTDOWN3 = quality.TaskSetting("countdown-3", "countdown", {"min_numbers": 3, "max_numbers": 3})

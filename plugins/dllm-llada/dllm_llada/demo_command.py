@@ -1,16 +1,13 @@
-"""``dllm demo``: the main job on the embedded default (see :mod:`dllm_core.demo`)."""
+"""``dllm demo``: the main job on the embedded default (see :mod:`dllm_llada.demo`)."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from dllm_core.errors import DllmError
-from dllm_core.registry import get_registry
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from dllm_core.demo import DemoConfig
+    from dllm_llada.demo import DemoConfig
 
     defaults = DemoConfig()
     parser.add_argument("--output-dir", type=Path, default=defaults.output_dir)
@@ -24,10 +21,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dllm_core.demo import DemoConfig, run_demo
+    from dllm_llada.demo import DemoConfig, run_demo
 
-    if "llada" not in get_registry().families:
-        raise DllmError("the demo trains an LLaDA model: install the plugin (pip install ./plugins/dllm-llada)")
     config = DemoConfig(output_dir=args.output_dir, seed=args.seed, max_steps=args.max_steps,
                         batch_size=args.batch_size, learning_rate=args.learning_rate,
                         eval_puzzles=args.eval_puzzles)

@@ -1,6 +1,6 @@
 """The registry-driven training run behind ``dllm train``.
 
-Path of data (DESIGN.md section 4): the registry resolves the family -> model from a size preset
+Path of data (docs/architecture.md): the registry resolves the family -> model from a size preset
 or ``from_pretrained`` and the tokenizer -> dataset spec -> SFT or pretraining processing and the
 padding collator -> :class:`DiffusionTrainer` with the objective and schedule -> the final
 checkpoint (``save_pretrained`` files + ``dllm.json``) written atomically into the output folder,
@@ -13,73 +13,27 @@ import dataclasses
 import json
 import os
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from dllm_core.checkpoint import (
-    CheckpointInfo,
-    load_model,
-    load_tokenizer,
-    locate_checkpoint,
-    register_family_classes,
-    resolve_family,
-)
-from dllm_core.family import ModelFamily
+from dllm_core.checkpoint import CheckpointInfo, load_model, load_tokenizer, locate_checkpoint, resolve_family
 from dllm_core.errors import DllmError, unknown_name_error
+from dllm_core.family import ModelFamily
+from dllm_core.model_config import max_positions, preset_config
 from dllm_core.registry import get_registry, load_reference
-from dllm_core.model_config import max_positions
-from dllm_core.tokens import SpecialTokens, adapt_tokenizer, resolve_special_tokens
-from dllm_core.training.adapters import LoraOptions, add_lora, four_bit_config
+from dllm_core.special_tokens import SpecialTokens, adapt_tokenizer, resolve_special_tokens
+from dllm_core.training.adapters import add_lora, four_bit_config
+from dllm_core.training.run_config import TrainRunConfig
 
-Mode = Literal["sft", "pt"]
 FINAL_STAGING = ".final-staging"
 TRAINING_ARGS_FILE = "training_args.bin"  # a pickle the Trainer adds; not part of a dllm checkpoint
 
 
 @dataclass
-class TrainRunConfig:
-    """Everything ``dllm train`` decides; the defaults train the tiny preset on a CPU."""
-
-    data: str  # dataset spec, e.g. "sudoku4[train:20000,test:200]"
-    output_dir: Path
-    family: str | None = None  # registry name; from the checkpoint when ``model`` is given
-    preset: str | None = None  # size preset for training from scratch
-    backbone: str | None = None  # family wrapped by a family with a model_builder (Edit Flows)
-    model: str | None = None  # checkpoint folder to fine-tune
-    mode: Mode = "sft"  # "sft": chat turns, prompt never masked; "pt": packed text blocks
-    objective: str | None = None  # registry name; the family's default when None
-    schedule: str | None = None  # registry name of the noise schedule; None = the objective's default
-    weighting: str | None = None  # objective's loss weighting ("schedule", "uniform", "cart"); None = its default
-    objective_options: dict[str, Any] = field(default_factory=dict)  # more fields of the objective's config
-    sft_padding: str | None = None  # "ignore" | "eos" (LLaDA: train on EOS padding); None = the family's
-    max_length: int = 256  # SFT: longest example; PT: block size
-    max_steps: int = -1
-    num_train_epochs: float = 1.0
-    batch_size: int = 16
-    gradient_accumulation_steps: int = 1
-    learning_rate: float = 1e-3
-    weight_decay: float = 0.0
-    warmup_ratio: float = 0.0
-    lr_scheduler_type: str = "linear"
-    logging_steps: int = 10
-    save_steps: int | None = None  # intermediate Trainer checkpoints; None = only the final one
-    eval_steps: int | None = None  # None = evaluate once at the end when there is a test split
-    seed: int = 42
-    bf16: bool = False
-    gradient_checkpointing: bool = False
-    report_to: str = "none"
-    resume: bool = False
-    disable_progress_bar: bool = False
-    save_total_limit: int | None = None  # keep only the newest N checkpoint-N folders
-    streaming: bool = False  # PT only: read, tokenize and pack the data lazily (needs max_steps)
-    lora: LoraOptions | None = None  # train a LoRA adapter of ``model`` instead of all its weights
-    load_in_4bit: bool = False  # load ``model`` in NF4 (bitsandbytes) under the LoRA adapter
-    generator_defaults: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
 class TrainRunResult:
+    """What a run produced (:func:`dllm_core.training.report.print_result` shows it)."""
+
     checkpoint: Path
     train_metrics: dict[str, float]
     eval_metrics: dict[str, float]
@@ -112,37 +66,12 @@ def build_tokenizer(config: TrainRunConfig, family: ModelFamily) -> Any:
     return adapt_tokenizer(tokenizer, family)
 
 
-def preset_config(family: ModelFamily, preset: str, tokenizer: Any) -> Any:
-    """The family's config for ``preset``, sized to ``tokenizer`` (vocabulary and special ids)."""
-    if preset not in family.presets:
-        raise unknown_name_error(f"{family.name} preset", preset, family.presets)
-    register_family_classes(family)
-    values = dict(family.presets[preset])
-    sized = {
-        "vocab_size": len(tokenizer),
-        "mask_token_id": tokenizer.mask_token_id,
-        "eos_token_id": tokenizer.eos_token_id,
-        "pad_token_id": tokenizer.pad_token_id,
-        "bos_token_id": tokenizer.bos_token_id,
-        "cls_token_id": getattr(tokenizer, "cls_token_id", None),
-        "sep_token_id": getattr(tokenizer, "sep_token_id", None),
-    }
-    for key, value in sized.items():
-        if value is not None and values.get(key) is None:
-            values[key] = value
-    if family.config_class is not None:
-        return load_reference(family.config_class)(**values)
-    from transformers import AutoConfig
-
-    model_type = values.pop("model_type", family.model_types[0])
-    return AutoConfig.for_model(model_type, **values)
-
-
 def build_model(config: TrainRunConfig, family: ModelFamily, tokenizer: Any) -> Any:
     if config.model is not None:
         model = load_model(config.model, family, **four_bit_loading(config))
-        if config.lora is not None:
-            model = add_lora(model, config.lora, quantized=config.load_in_4bit,
+        lora = config.lora_options
+        if lora is not None:
+            model = add_lora(model, lora, quantized=config.load_in_4bit,
                              gradient_checkpointing=config.gradient_checkpointing)
         return model
     if family.model_builder is not None:
@@ -160,8 +89,6 @@ def four_bit_loading(config: TrainRunConfig) -> dict[str, Any]:
     """``from_pretrained`` options for ``--load-in-4bit``: NF4 weights on this process's device."""
     if not config.load_in_4bit:
         return {}
-    if config.lora is None:
-        raise DllmError("4-bit weights cannot be trained directly: add --lora (QLoRA)")
     from accelerate import PartialState
 
     return {"quantization_config": four_bit_config(config.bf16), "device_map": {"": PartialState().device}}
@@ -177,19 +104,35 @@ def check_context(config: TrainRunConfig, model_config: Any) -> None:
 
 
 def build_objective(config: TrainRunConfig, family: ModelFamily) -> Any:
-    """The registered objective (``--objective`` or the family's default) with the schedule."""
+    """The registered objective (``--objective`` or the family's default) with the schedule, the
+    weighting and the other options of its config."""
     registry = get_registry()
     objective_class = registry.objectives.get(config.objective or family.default_objective)
     options: dict[str, Any] = {}
     if config.schedule is not None:
         options["schedule"] = registry.schedules.get(config.schedule)()
     if config.weighting is not None:
+        check_weighting(objective_class, config.weighting)
         options["weighting"] = config.weighting
     options.update(config.objective_options)
     try:
         return objective_class(objective_class.config_class(**options))
     except (TypeError, ValueError) as exc:
         raise DllmError(f"objective {objective_class.name}: {exc}") from None
+
+
+def check_weighting(objective_class: Any, weighting: str) -> None:
+    """``--weighting`` must name a loss weighting the objective implements: one listed by the
+    ``weightings`` class attribute of its ``config_class`` (a config without one has none to choose,
+    so a third-party objective declares its own)."""
+    allowed = getattr(objective_class.config_class, "weightings", ())
+    if weighting in allowed:
+        return
+    if allowed:
+        fix = "Pick one of those, or leave --weighting out for the objective's default."
+    else:
+        fix = f"Objective {objective_class.name} has no loss weighting to choose: leave --weighting out."
+    raise unknown_name_error(f"--weighting for objective {objective_class.name}", weighting, allowed, fix)
 
 
 def build_datasets(config: TrainRunConfig, tokenizer: Any, family: ModelFamily) -> tuple[Any, Any | None]:
@@ -240,7 +183,7 @@ def checkpoint_info(config: TrainRunConfig, family: ModelFamily, objective: Any)
 def training_arguments(config: TrainRunConfig, has_eval: bool, configured_state: bool = False) -> Any:
     """``TrainingArguments`` for the run (transformers 4.57 and 5.x spell warmup differently).
 
-    ``configured_state``: use the accelerate state that :mod:`dllm_core.training.distributed` set up.
+    ``configured_state``: use the accelerate state that :func:`dllm_core.distributed.configure_process_group` set up.
     """
     import torch
     from transformers import TrainingArguments
@@ -322,18 +265,28 @@ def save_final(trainer: Any, output_dir: Path, info: CheckpointInfo) -> None:
     trainer.accelerator.wait_for_everyone()
 
 
+def prepare_run(config: TrainRunConfig) -> tuple[ModelFamily, Any]:
+    """The steps of a run that load no weights, so that a mistake shows before anything loads (and,
+    for a launched run, before any process starts): the options are checked, a hub id in
+    ``config.model`` is fetched (the field becomes the local folder), then the family is resolved
+    and the objective built. Returns the family and the objective."""
+    config.check()
+    if config.model is not None:
+        config.model = str(locate_checkpoint(config.model).resolve())
+    family = resolve_run_family(config)
+    return family, build_objective(config, family)
+
+
 def run_training(config: TrainRunConfig) -> TrainRunResult:
     """Train, evaluate when there is a test split, and save; returns where and the metrics."""
     from transformers import set_seed
 
+    from dllm_core.distributed import configure_process_group
     from dllm_core.training.report import write_loss_curve
-    from dllm_core.training.distributed import configure_process_group
     from dllm_core.training.trainer import DiffusionTrainer
 
+    family, objective = prepare_run(config)
     group = configure_process_group()
-    if config.model is not None:
-        config.model = str(locate_checkpoint(config.model).resolve())
-    family = resolve_run_family(config)
     tokenizer = build_tokenizer(config, family)
     special = resolve_special_tokens(tokenizer, tokenizer, family, source="the tokenizer")
     set_seed(config.seed)  # a preset's initial weights, the same in every process and every run
@@ -342,7 +295,6 @@ def run_training(config: TrainRunConfig) -> TrainRunResult:
     if getattr(model.config, "mask_token_id", None) is None:  # e.g. BERT: the mask is the tokenizer's
         model.config.mask_token_id = model_special.mask_token_id
     check_context(config, model.config)
-    objective = build_objective(config, family)
     train, test = build_datasets(config, tokenizer, family)
     arguments = training_arguments(config, has_eval=test is not None, configured_state=group.configured)
     main = arguments.process_index == 0

@@ -1,32 +1,31 @@
-"""Adapt an autoregressive checkpoint into a diffusion model (``dllm convert --from-ar``).
+"""Turn an autoregressive Qwen2/Qwen3/Llama checkpoint into a Dream checkpoint (``dllm convert``).
 
-Dream (arXiv 2508.15487) starts from Qwen2.5: the weights are kept and the model is trained
-with the masked-diffusion objective, full attention and the one-position logit shift, so
-position i - 1 keeps predicting token i as it did autoregressively. This module builds that
-starting point for any family whose model has the Qwen2 layout (``model.embed_tokens``,
-``model.layers.N.self_attn.{q,k,v,o}_proj``, ``mlp.{gate,up,down}_proj``, the two RMSNorms,
-``model.norm``, ``lm_head``), e.g. Dream:
+Dream (arXiv 2508.15487) is initialised from Qwen2.5: the AR weights are kept and training
+continues with the masked-diffusion objective, full attention and the one-position logit shift,
+so the output at position i - 1 goes on predicting token i exactly as it did autoregressively.
+Dream's model has the Qwen2 layout (``model.embed_tokens``,
+``model.layers.N.self_attn.{q,k,v,o}_proj``, ``mlp.{gate,up,down}_proj``, two RMSNorms per
+layer, ``model.norm``, ``lm_head``), so any causal LM with that layout is a valid start:
 
-1. the AR model -- a ``model_type`` of :data:`SOURCE_ARCHITECTURES` (``Qwen2ForCausalLM``,
-   ``Qwen3ForCausalLM``, ``LlamaForCausalLM``) -- and its tokenizer are loaded (safetensors, no
-   remote code); other architectures are refused before anything is loaded;
-2. the family's special tokens missing from the tokenizer are added: the mask token (required)
-   and a BOS (the shift needs a first source position); a missing pad token becomes EOS;
-3. the vocabulary becomes V' = max(len(tokenizer), V). The embedding rows of the added tokens,
-   and any rows beyond V, are set to the mean of the rows of the original tokenizer's tokens,
-   ``e_new = (1 / n) sum_{k < n} e_k`` (n = the original tokenizer size), for the input
-   embedding and the output head alike -- a new token starts as an "average" token rather than
-   an untrained (or zero) row;
-4. the weights are copied name for name, Qwen3's per-head ``q_norm``/``k_norm`` included; q/k/v
-   biases the source lacks (Llama, Qwen3) are zeros, so the projections compute the same
-   function. Anything else that does not map (e.g. an output-projection bias) is refused,
-   because the converted model would no longer compute what the AR model computed;
-5. the family's config gets the AR shape (``head_dim`` included), the architecture's extra
-   settings (``qk_norm`` for Qwen3), V' and the special-token ids, and the checkpoint is written
-   atomically with its ``dllm.json`` (:func:`dllm_core.checkpoint.save_checkpoint`).
+1. the AR model, whose ``model_type`` is one of :data:`SOURCE_ARCHITECTURES`, is loaded with its
+   tokenizer (safetensors only, never remote code); any other architecture is refused before
+   a single weight is read;
+2. Dream's special tokens the tokenizer lacks are added: the mask token (required) and a BOS
+   (the logit shift needs a first position to predict from); a missing pad token becomes EOS;
+3. the vocabulary grows to V' = max(len(tokenizer), V). Every added token's row, and every row
+   past V, of both the input embedding and the output head is set to the mean row of the
+   original n tokens, ``e_new = (1 / n) sum_{k < n} e_k``: a new token starts out as an
+   "average" token, not as noise or zeros;
+4. weights are copied under the same names (Qwen3's per-head ``q_norm``/``k_norm`` too); q/k/v
+   biases the source has none of (Llama, Qwen3) become zeros, which leaves the projections
+   unchanged. Any other name that does not map, such as an output-projection bias, is refused:
+   the converted model would compute something else than the AR model;
+5. :class:`~dllm_dream.configuration_dream.DreamConfig` takes the AR shape (``head_dim``
+   included), the architecture's own settings (``qk_norm`` for Qwen3), V' and the special-token
+   ids, and the checkpoint is written atomically together with its ``dllm.json``.
 
-Run with a causal attention mask, the converted model computes exactly the AR logits; the
-diffusion training that follows is what teaches it to use full attention and the mask token.
+Under a causal attention mask the converted model reproduces the AR logits exactly; the diffusion
+training that follows is what teaches it full attention and the mask token.
 """
 
 from __future__ import annotations
@@ -36,19 +35,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dllm_core.checkpoint import CheckpointInfo, register_family_classes, save_checkpoint
-from dllm_core.family import ModelFamily
-from dllm_core.errors import DllmError
-from dllm_core.registry import get_registry, load_reference
+from dllm_core.api import CheckpointInfo, DllmError, register_family_classes, save_checkpoint
+from dllm_dream.family import DREAM
 
-#: config attributes copied from the AR config to the family's (the Qwen2/Qwen3/Llama names),
-#: where the source has them (a Qwen2 config has no head_dim: the family's default, D / H, holds)
+#: config attributes carried from the AR config (Qwen2/Qwen3/Llama names) where the source has
+#: them; a Qwen2 config has no head_dim, so DreamConfig's default hidden_size // heads applies
 SHAPE_KEYS = ("hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
               "num_key_value_heads", "head_dim", "hidden_act", "max_position_embeddings",
               "rms_norm_eps", "tie_word_embeddings", "initializer_range", "attention_dropout")
-#: parameters a source may lack; they are created as zeros (Llama and Qwen3 have no q/k/v biases)
+#: parameters a source may lack, created as zeros (Llama and Qwen3 have no q/k/v biases)
 ZERO_FILLED_SUFFIXES = ("self_attn.q_proj.bias", "self_attn.k_proj.bias", "self_attn.v_proj.bias")
-#: source ``model_type`` -> config values the family's model needs beyond the shared shape
+#: source ``model_type`` -> DreamConfig values that architecture needs beyond the shared shape
 SOURCE_ARCHITECTURES: dict[str, dict[str, Any]] = {
     "qwen2": {},
     "llama": {},
@@ -60,9 +57,8 @@ SOURCE_ARCHITECTURES: dict[str, dict[str, Any]] = {
 class ConvertConfig:
     """What ``dllm convert --from-ar`` is asked to do."""
 
-    source: Path  # folder of the autoregressive checkpoint (config.json, safetensors, tokenizer)
-    family: str  # registry name of the target diffusion family, e.g. "dream"
-    output: Path  # folder to write the converted checkpoint to (replaced atomically)
+    source: Path  # folder of the AR checkpoint (config.json, safetensors weights, tokenizer)
+    output: Path  # folder the Dream checkpoint is written to (replaced atomically)
 
 
 @dataclass
@@ -70,10 +66,10 @@ class ConvertResult:
     """What the conversion did."""
 
     output: Path
-    vocab_size: int  # V', rows of the converted embedding and head
+    vocab_size: int  # V': rows of the converted embedding and head
     mask_token_id: int
     added_tokens: list[str]  # special tokens added to the tokenizer
-    initialised_rows: list[int]  # embedding rows set to the mean embedding
+    initialised_rows: list[int]  # embedding/head rows set to the mean row
     zero_filled: list[str]  # parameters the source lacked, created as zeros
 
 
@@ -90,15 +86,16 @@ def rope_theta_of(config: Any) -> float:
     return float(theta)
 
 
-def add_family_tokens(tokenizer: Any, family: ModelFamily) -> list[str]:
-    """Add the family's mask and BOS tokens when the tokenizer has none; pad defaults to EOS."""
+def add_dream_tokens(tokenizer: Any) -> list[str]:
+    """Add Dream's mask and BOS tokens where the tokenizer has none; a missing pad becomes EOS.
+
+    Returns the tokens added, mask first.
+    """
     added: list[str] = []
     for role in ("mask", "bos"):
         if getattr(tokenizer, f"{role}_token_id") is not None:
             continue
-        token = family.special_tokens.get(role)
-        if token is None:
-            raise DllmError(f"the tokenizer has no {role} token and family {family.name} names none to add")
+        token = DREAM.special_tokens[role]
         tokenizer.add_special_tokens({f"{role}_token": token})
         added.append(token)
     if tokenizer.pad_token_id is None:
@@ -109,8 +106,8 @@ def add_family_tokens(tokenizer: Any, family: ModelFamily) -> list[str]:
 
 
 def source_architecture(source: Path) -> dict[str, Any]:
-    """The extra config values for the ``model_type`` in ``source/config.json``; raises when that
-    architecture is not one of :data:`SOURCE_ARCHITECTURES`."""
+    """The extra DreamConfig values for the ``model_type`` in ``source/config.json``; raises when
+    that architecture is not one of :data:`SOURCE_ARCHITECTURES`."""
     config_file = Path(source) / "config.json"
     if not config_file.is_file():
         raise DllmError(f"{source} holds no config.json; pass the folder of a Hugging Face causal LM")
@@ -121,12 +118,11 @@ def source_architecture(source: Path) -> dict[str, Any]:
     return SOURCE_ARCHITECTURES[model_type]
 
 
-def target_config(family: ModelFamily, source_config: Any, tokenizer: Any, vocab_size: int,
-                  extra: dict[str, Any]) -> Any:
-    """The family's config with the AR model's shape, ``extra`` (the architecture's own settings),
-    ``vocab_size`` and the tokenizer's ids."""
-    if family.config_class is None:
-        raise DllmError(f"family {family.name} declares no config class to convert into")
+def dream_config(source_config: Any, tokenizer: Any, vocab_size: int, extra: dict[str, Any]) -> Any:
+    """A DreamConfig with the AR model's shape, ``extra`` (the architecture's own settings),
+    ``vocab_size`` rows and the tokenizer's special-token ids."""
+    from dllm_dream.configuration_dream import DreamConfig
+
     if getattr(source_config, "use_sliding_window", False):
         raise DllmError("the source uses sliding-window attention; only full attention converts")
     values = {key: getattr(source_config, key) for key in SHAPE_KEYS if hasattr(source_config, key)}
@@ -140,15 +136,15 @@ def target_config(family: ModelFamily, source_config: Any, tokenizer: Any, vocab
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
     )
-    return load_reference(family.config_class)(**values)
+    return DreamConfig(**values)
 
 
 def mapped_state_dict(source: dict[str, Any], target: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
-    """The source tensors under the target's names, plus zero q/k/v biases the source lacks.
+    """The source tensors under Dream's names, plus zero q/k/v biases the source lacks.
 
-    ``source``/``target``: name -> tensor (the target's only for names and shapes). Raises
-    when a name is missing on either side or a shape differs (except vocabulary rows, which
-    :func:`resized` handles).
+    ``source`` and ``target`` map names to tensors (the target's are used for names and shapes
+    only). Raises when a name is missing on either side; shapes are checked by the caller.
+    Returns the state dict and the names that were zero-filled.
     """
     import torch
 
@@ -161,20 +157,20 @@ def mapped_state_dict(source: dict[str, Any], target: dict[str, Any]) -> tuple[d
             state[name] = torch.zeros(reference.shape, dtype=source["model.norm.weight"].dtype)
             zero_filled.append(name)
         else:
-            raise DllmError(f"the source has no {name}; the family's layout differs from the AR model's")
+            raise DllmError(f"the source has no {name}; its layout differs from Dream's")
     unexpected = sorted(set(source) - set(target))
     if unexpected:
-        raise DllmError(f"the family's model has no place for {', '.join(unexpected[:4])}"
+        raise DllmError(f"Dream's model has no place for {', '.join(unexpected[:4])}"
                         f"{' ...' if len(unexpected) > 4 else ''}; converting would change what the model computes")
     return state, zero_filled
 
 
 def resized(matrix: Any, rows: int, known: int, fresh: list[int]) -> Any:
-    """``matrix [V, D]`` grown to ``[rows, D]`` with rows ``fresh`` (and all rows >= V) set to the
+    """``matrix`` [V, D] grown (or cut) to [rows, D]; rows ``fresh`` and every row >= V hold the
     mean of rows ``0 .. known - 1``."""
     import torch
 
-    grown = torch.empty((rows, matrix.shape[1]), dtype=matrix.dtype)
+    grown = torch.empty((rows, matrix.shape[1]), dtype=matrix.dtype)  # [rows, D]
     kept = min(rows, matrix.shape[0])
     grown[:kept] = matrix[:kept]
     mean = matrix[:known].float().mean(dim=0).to(matrix.dtype)  # [D]
@@ -183,11 +179,12 @@ def resized(matrix: Any, rows: int, known: int, fresh: list[int]) -> Any:
 
 
 def convert_from_ar(config: ConvertConfig) -> ConvertResult:
-    """Convert ``config.source`` into a ``config.family`` checkpoint at ``config.output``."""
+    """Convert the AR checkpoint at ``config.source`` into a Dream checkpoint at ``config.output``."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    family = get_registry().families.get(config.family)
+    from dllm_dream.modeling_dream import DreamModel
+
     extra = source_architecture(config.source)
     try:
         tokenizer = AutoTokenizer.from_pretrained(config.source, trust_remote_code=False)
@@ -196,14 +193,14 @@ def convert_from_ar(config: ConvertConfig) -> ConvertResult:
     except (OSError, ValueError) as exc:
         raise DllmError(f"cannot load {config.source} as a causal LM with its tokenizer ({exc})") from None
     known = len(tokenizer)
-    added = add_family_tokens(tokenizer, family)
+    added = add_dream_tokens(tokenizer)
     fresh = tokenizer.convert_tokens_to_ids(added)
-    vocab_size = max(len(tokenizer), source_model.config.vocab_size)
-    register_family_classes(family)
-    model_config = target_config(family, source_model.config, tokenizer, vocab_size, extra)
-    model_class = load_reference(family.model_class or "transformers:AutoModelForMaskedLM")
-    with torch.device("meta"):
-        model = model_class(model_config)
+    source_rows = source_model.config.vocab_size
+    vocab_size = max(len(tokenizer), source_rows)
+    register_family_classes(DREAM)
+    model_config = dream_config(source_model.config, tokenizer, vocab_size, extra)
+    with torch.device("meta"):  # shapes only; the weights are assigned below
+        model = DreamModel(model_config)
     source_state = dict(source_model.state_dict())
     for name, module in (("model.embed_tokens.weight", source_model.get_input_embeddings()),
                          ("lm_head.weight", source_model.get_output_embeddings())):
@@ -214,16 +211,16 @@ def convert_from_ar(config: ConvertConfig) -> ConvertResult:
     state, zero_filled = mapped_state_dict(source_state, target_shapes)
     for name, tensor in state.items():
         if tuple(tensor.shape) != tuple(target_shapes[name].shape):
-            raise DllmError(f"{name}: the source has shape {list(tensor.shape)}, the family's model "
+            raise DllmError(f"{name}: the source has shape {list(tensor.shape)}, Dream's model "
                             f"{list(target_shapes[name].shape)}")
     model.load_state_dict(state, strict=True, assign=True)
     if model_config.tie_word_embeddings:
         model.tie_weights()
     info = CheckpointInfo(
-        family=family.name,
-        generator={"preset": family.default_generator, **family.generator_defaults},
+        family=DREAM.name,
+        generator={"preset": DREAM.default_generator, **DREAM.generator_defaults},
         extra={"converted_from": str(config.source), "source_model_type": source_model.config.model_type},
     )
     save_checkpoint(model, tokenizer, config.output, info)
-    return ConvertResult(Path(config.output), vocab_size, tokenizer.mask_token_id, added, sorted(
-        set(fresh) | set(range(source_model.config.vocab_size, vocab_size))), zero_filled)
+    initialised = sorted(set(fresh) | set(range(source_rows, vocab_size)))
+    return ConvertResult(Path(config.output), vocab_size, tokenizer.mask_token_id, added, initialised, zero_filled)

@@ -8,7 +8,7 @@ import pytest
 
 from dllm_core.family import ModelFamily
 from dllm_core.errors import DllmError
-from dllm_core.tokens import resolve_special_tokens
+from dllm_core.special_tokens import resolve_special_tokens
 
 
 class FakeTokenizer(SimpleNamespace):
