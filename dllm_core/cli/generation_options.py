@@ -40,7 +40,7 @@ def add_generation_arguments(parser: argparse.ArgumentParser) -> None:
                        help="any parameter of the generator (VALUE read as JSON when it parses; repeatable)")
     group.add_argument("--seed", type=int, default=0)
     group.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cpu)")
-    own = group.add_argument_group("options of particular generators")
+    own = parser.add_argument_group("options of particular generators (`dllm list generators NAME`)")
     for option in _registered_options():
         kwargs: dict[str, Any] = {"help": option.help, "dest": option.dest}
         if option.type is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+from typing import Any
 
 from dllm_core.errors import unknown_name_error
 from dllm_core.registry import REGISTRATION_HOOKS, Entry, get_registry
@@ -19,8 +20,21 @@ def _details(entry: Entry) -> dict:
     target = entry.target
     if dataclasses.is_dataclass(target):
         target = dataclasses.asdict(target)
-    return {"name": entry.name, "kind": entry.kind, "plugin": entry.plugin,
-            "target": target, "metadata": entry.metadata}
+    details = {"name": entry.name, "kind": entry.kind, "plugin": entry.plugin,
+               "target": target, "metadata": entry.metadata}
+    if entry.kind == "generators":
+        details.update(_generator_details(get_registry().generators.get(entry.name)))
+    return details
+
+
+def _generator_details(generator: Any) -> dict:
+    """A generator's parameters (default and help), roles and options, for ``dllm list generators NAME``."""
+    parameters = {}
+    for field in dataclasses.fields(generator.params_class):
+        default = field.default if field.default is not dataclasses.MISSING else field.default_factory()
+        parameters[field.name] = {"default": default, "help": field.metadata.get("help", "")}
+    return {"parameters": parameters, "roles": dataclasses.asdict(generator.roles),
+            "ragged_rows": generator.ragged_rows, "options": [option.flag for option in generator.cli_options]}
 
 
 def run(args: argparse.Namespace) -> int:

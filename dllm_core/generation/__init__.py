@@ -1,6 +1,9 @@
-"""Masked-diffusion generation: one loop composed of parts, and the official samplers as presets.
+"""Generation: the generator contract, one masked-diffusion loop composed of parts, and the
+official samplers as presets of it.
 
-``generate(model, input_ids, preset="llada", steps=..., ...)`` is the entry point. The loop
+Every sampler implements :class:`~dllm_core.generation.contract.Generator` (front ends call it
+through :class:`dllm_core.session.InferenceSession`). For the masked-diffusion presets,
+``generate(model, input_ids, preset="llada", steps=..., ...)`` runs the engine on tensors. The loop
 (:func:`~dllm_core.generation.engine.denoise`) takes a :class:`Canvas` and a
 :class:`GenerationConfig` made of
 

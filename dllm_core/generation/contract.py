@@ -126,13 +126,20 @@ class Generator(ABC):
         """``name -> help`` from the fields' metadata (empty text where none is given)."""
         return {f.name: f.metadata.get("help", "") for f in dataclasses.fields(self.params_class)}
 
-    def make_params(self, values: Mapping[str, Any]) -> Any:
-        """``params_class(**values)``; an unknown name or a rejected value is one clear line."""
+    def unknown_parameter(self, values: Mapping[str, Any]) -> str | None:
+        """The complaint about the first name in ``values`` that is no parameter (``None``: all are)."""
         accepted = self.parameter_names()
         for key in values:
             if key not in accepted:
-                raise DllmError(f"generator '{self.name}' has no parameter '{key}'.{did_you_mean(key, accepted)} "
-                                f"It takes: {', '.join(accepted)}.")
+                return (f"generator '{self.name}' has no parameter '{key}'.{did_you_mean(key, accepted)} "
+                        f"It takes: {', '.join(accepted)}.")
+        return None
+
+    def make_params(self, values: Mapping[str, Any]) -> Any:
+        """``params_class(**values)``; an unknown name or a rejected value is one clear line."""
+        problem = self.unknown_parameter(values)
+        if problem is not None:
+            raise DllmError(problem)
         try:
             return self.params_class(**values)
         except (TypeError, ValueError) as exc:

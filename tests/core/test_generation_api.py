@@ -77,7 +77,7 @@ def test_clear_errors():
     model = types.SimpleNamespace(config=types.SimpleNamespace(model_type="none"), device=torch.device("cpu"))
     with pytest.raises(ValueError, match="pass mask_token_id"):
         generate(model, PROMPT, preset=MDLM, eos_token_id=1)
-    with pytest.raises(TypeError, match="no parameter 'gen_lenght'. Did you mean 'gen_length'"):
+    with pytest.raises(TypeError, match="generator 'llada' has no parameter 'gen_lenght'. Did you mean 'gen_length'"):
         generate(ToyDiffusionLM(), PROMPT, preset=LLADA, gen_lenght=8)
     with pytest.raises(ValueError, match="multiple of block_length"):
         generate(ToyDiffusionLM(), PROMPT, preset=LLADA, gen_length=10, block_length=4)

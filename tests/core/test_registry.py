@@ -170,3 +170,55 @@ def test_strict_in_process_raises_plugin_error(monkeypatch):
     host = PluginHost()
     with pytest.raises(PluginError, match="import failed"):
         host.load_module("ghost", "dllm_no_such_module_xyz", "dllm-ghost", "0.0.1")
+
+
+def test_the_generators_kind_holds_only_generators(tmp_path, monkeypatch):
+    import sys
+    import types
+
+    from dllm_core.generation.presets import LLADA
+
+    module = types.ModuleType("bad_generators")
+    module.NOT_A_GENERATOR = object()
+    exec(
+        "from dllm_core.api import hookimpl\n"
+        "@hookimpl\n"
+        "def dllm_register_generators(register):\n"
+        "    register('lazy-thing', 'bad_generators:NOT_A_GENERATOR')\n"
+        "    register('real', 'dllm_core.generation.presets:LLADA')\n",
+        module.__dict__,
+    )
+    monkeypatch.setitem(sys.modules, "bad_generators", module)
+    host = PluginHost()
+    assert host.load_module("bad", "bad_generators", None, None).status == "ok"
+    assert host.generators.get("real") is LLADA
+    with pytest.raises(PluginError, match="generator 'lazy-thing' of plugin 'bad' is a object, not a "
+                                          "dllm_core.api.Generator; register parts of generators with "
+                                          "dllm_register_engine_parts"):
+        host.generators.get("lazy-thing")
+
+    eager = types.ModuleType("eager_generators")
+    exec("from dllm_core.api import hookimpl\n"
+         "@hookimpl\n"
+         "def dllm_register_generators(register):\n"
+         "    register('eager', len)\n", eager.__dict__)
+    monkeypatch.setitem(sys.modules, "eager_generators", eager)
+    info = host.load_module("eager", "eager_generators", None, None)
+    assert info.status == "error" and "not a dllm_core.api.Generator" in info.error
+    assert "eager" not in host.generators
+
+
+def test_engine_parts_are_their_own_kind():
+    host = get_registry()
+    assert "commit/top-k" in host.engine_parts and "commit/top-k" not in host.generators
+    assert set(host.generators.names()) >= {"llada", "fastdllm", "dream", "mdlm"}
+    assert not [name for name in host.generators.names() if "/" in name]
+
+
+def test_dllm_list_shows_a_generators_parameters_and_roles():
+    result = run_dllm("list", "generators", "llada")
+    details = json.loads(result.stdout)
+    assert details["roles"] == {"length": "gen_length", "block": "block_length", "steps": "steps",
+                                "mask_id": "mask_id"}
+    assert details["parameters"]["steps"]["default"] == 128 and details["parameters"]["steps"]["help"]
+    assert details["options"] == ["--show-denoising"] and details["ragged_rows"] is False

@@ -8,7 +8,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import torch
 
-from dllm_core.errors import DllmError, did_you_mean
+from dllm_core.errors import DllmError
 from dllm_core.generation.canvas import Canvas
 from dllm_core.generation.capabilities import ModelCapabilities
 from dllm_core.generation.config import GenerationConfig
@@ -97,11 +97,9 @@ class Preset(Generator):
     def params_from_keywords(self, values: dict[str, Any]) -> Any:
         """``params_class(**values)`` for :func:`~dllm_core.generation.generate`'s keywords; an
         unknown name is a ``TypeError`` naming the closest parameter."""
-        accepted = self.parameter_names()
-        for name in values:
-            if name not in accepted:
-                raise TypeError(f"preset '{self.name}' has no parameter '{name}'."
-                                f"{did_you_mean(name, accepted)} It takes: {', '.join(accepted)}.")
+        problem = self.unknown_parameter(values)
+        if problem is not None:
+            raise TypeError(problem)
         return self.params_class(**values)
 
     def complete(self, session: Any, prompts: Sequence[Sequence[int]], params: Any, *, seed: int = 0,
