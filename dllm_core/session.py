@@ -119,27 +119,25 @@ class InferenceSession:
 
     # -- loading -----------------------------------------------------------------------------
     @classmethod
-    def load(cls, checkpoint: Path | str, *, generator: str | None = None, wanted: Iterable[str] = (),
+    def load(cls, checkpoint: Path | str | SessionPlan, *, generator: str | None = None, wanted: Iterable[str] = (),
              dtype: Any = None, device: str | None = None, merge_adapter: bool = False,
              max_length: int | None = None) -> "InferenceSession":
-        """Load ``checkpoint`` (a folder, LoRA adapter folder or hub id) and choose the generator.
+        """Load ``checkpoint`` (a folder, LoRA adapter folder or hub id, or a :class:`SessionPlan`
+        already made by :func:`plan_session`, whose choice ``generator`` and ``wanted`` then
+        leave as it is) and choose the generator.
 
         Args:
-            generator: registry name; default ``dllm.json``'s, else the family's default, or
-                the family's fast generator when the default one lacks a parameter in ``wanted``.
-            wanted: parameter names the caller will set (they may select the fast generator).
+            generator, wanted: see :func:`plan_session`.
             dtype: ``torch.dtype`` or its name (``"bfloat16"``); ``None``/``"auto"``: the checkpoint's.
             merge_adapter: fold a LoRA adapter into its base weights (faster forwards).
             max_length: context limit; default the model's.
         """
-        path = locate_checkpoint(checkpoint)
-        family = resolve_family(path)
-        info = checkpoint_info(path)
-        chosen = choose_generator(family, info, generator, set(wanted))
-        model, tokenizer, special = load_for_inference(path, family, dtype=_dtype(dtype), device=device,
+        plan = checkpoint if isinstance(checkpoint, SessionPlan) else plan_session(checkpoint, generator, wanted)
+        model, tokenizer, special = load_for_inference(plan.path, plan.family, dtype=_dtype(dtype), device=device,
                                                        merge_adapter=merge_adapter)
-        return cls(model, tokenizer, special, family, chosen, generator_defaults(path, family, info, chosen),
-                   max_length or model_max_length(model.config, tokenizer), path)
+        defaults = generator_defaults(plan.path, plan.family, plan.info, plan.generator)
+        return cls(model, tokenizer, special, plan.family, plan.generator, defaults,
+                   max_length or model_max_length(model.config, tokenizer), plan.path)
 
     def with_generator(self, name: str) -> "InferenceSession":
         """The same loaded checkpoint with generator ``name`` and that generator's defaults."""
@@ -268,6 +266,27 @@ class InferenceSession:
             if token in stops:
                 return list(generated[:position])
         return list(generated)
+
+
+@dataclass(frozen=True)
+class SessionPlan:
+    """What a session will load, decided before any weights are read (so that front ends can
+    refuse bad settings at once): the checkpoint folder, its family, ``dllm.json`` and generator."""
+
+    path: Path
+    family: ModelFamily
+    info: CheckpointInfo | None
+    generator: Generator
+
+
+def plan_session(checkpoint: Path | str, generator: str | None = None, wanted: Iterable[str] = ()) -> SessionPlan:
+    """Locate ``checkpoint`` and choose its generator: ``generator`` by name, else ``dllm.json``'s,
+    else the family's default, or the family's fast generator when the default one lacks a
+    parameter in ``wanted`` (the parameter names the caller will set)."""
+    path = locate_checkpoint(checkpoint)
+    family = resolve_family(path)
+    info = checkpoint_info(path)
+    return SessionPlan(path, family, info, choose_generator(family, info, generator, set(wanted)))
 
 
 def checkpoint_info(folder: Path) -> CheckpointInfo | None:

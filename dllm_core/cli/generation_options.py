@@ -14,6 +14,7 @@ import argparse
 import json
 import sys
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from dllm_core.errors import DllmError
@@ -54,16 +55,18 @@ def _registered_generators() -> list[Any]:
     """Every registered generator that loads (one that fails is reported and left out)."""
     from dllm_core.registry import get_registry
 
+    generators = get_registry().generators
     loaded = []
-    for entry in get_registry().generators:
+    for entry in generators:
         try:
-            loaded.append(get_registry().generators.get(entry.name))
+            loaded.append(generators.get(entry.name))
         except Exception as exc:  # noqa: BLE001 - a broken plugin must not break the command
             print(f"dllm: warning: generator '{entry.name}' of plugin '{entry.plugin}' cannot load: {exc}",
                   file=sys.stderr)
     return loaded
 
 
+@cache
 def _registered_options() -> list[Any]:
     from dllm_core.generation.contract import unique_options
 
@@ -108,16 +111,14 @@ def generation_request(args: argparse.Namespace) -> GenerationRequest:
 def open_session(args: argparse.Namespace) -> tuple[Any, Any, dict[str, Any]]:
     """``(session, params, generator options)`` for the checkpoint and options in ``args``; options
     the chosen generator cannot take are refused before the weights load."""
-    from dllm_core.checkpoint import locate_checkpoint, resolve_family
     from dllm_core.generation.contract import check_options, option_values
-    from dllm_core.session import InferenceSession, checkpoint_info, choose_generator
+    from dllm_core.session import InferenceSession, plan_session
 
     request = generation_request(args)
-    path = locate_checkpoint(args.checkpoint)
-    generator = choose_generator(resolve_family(path), checkpoint_info(path), args.preset, set(request.values))
-    check_options(generator, request.options, _registered_options())
+    plan = plan_session(args.checkpoint, args.preset, request.values)
+    check_options(plan.generator, request.options, _registered_options())
     for role in request.roles:
-        generator.role_parameter(role)
-    session = InferenceSession.load(path, generator=generator.name, device=args.device)
+        plan.generator.role_parameter(role)
+    session = InferenceSession.load(plan, device=args.device)
     params = session.params(request.roles, request.values)
     return session, params, option_values(session.generator, request.options)

@@ -36,14 +36,13 @@ from lm_eval.api.model import TemplateLM
 from lm_eval.utils import get_rolling_token_windows, make_disjoint_window
 from tqdm import tqdm
 
-from dllm_core.checkpoint import locate_checkpoint, resolve_family
 from dllm_core.distributed import ProcessInfo, all_gather, barrier, gather_object
 from dllm_core.errors import DllmError
 from dllm_core.evaluation.generation_plan import cut_at_stop_strings, plan_generation
 from dllm_core.evaluation.loglikelihood import ElboConfig, is_greedy, negative_elbo
 from dllm_core.evaluation.models import lm_eval_name
 from dllm_core.evaluation.settings import ADAPTER_KEYS, settings_from_model_args
-from dllm_core.session import InferenceSession, content_seed
+from dllm_core.session import InferenceSession, content_seed, plan_session
 
 logger = logging.getLogger(__name__)
 
@@ -60,8 +59,9 @@ class DiffusionLM(TemplateLM):
     def __init__(self, pretrained: str | None = None, **model_args: Any) -> None:
         super().__init__()
         settings = settings_from_model_args({"pretrained": pretrained, **model_args})
-        self.settings = replace(settings, pretrained=locate_checkpoint(settings.pretrained))
-        family = resolve_family(self.settings.pretrained)
+        plan = plan_session(settings.pretrained, settings.generator, settings.generator_params)
+        self.settings = replace(settings, pretrained=plan.path)
+        family = plan.family
         if self.family_name is not None and family.name != self.family_name:
             raise DllmError(f"model '{self.family_name}' cannot evaluate {self.settings.pretrained}, which is a "
                             f"{family.name} checkpoint; use --model {lm_eval_name(family)}.")
@@ -72,10 +72,8 @@ class DiffusionLM(TemplateLM):
             logger.warning("device %s was asked for but CUDA is not available; using the CPU", device)
             device = "cpu"
         self._device = torch.device(device)
-        self.session = InferenceSession.load(
-            self.settings.pretrained, generator=self.settings.generator, wanted=self.settings.generator_params,
-            dtype=self.settings.dtype, device=device, merge_adapter=True, max_length=self.settings.max_length,
-        )
+        self.session = InferenceSession.load(plan, dtype=self.settings.dtype, device=device, merge_adapter=True,
+                                             max_length=self.settings.max_length)
         try:  # unknown keys fail here, not mid-run
             self.session.params(values=self.settings.generator_params)
         except DllmError as exc:

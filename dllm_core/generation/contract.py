@@ -122,10 +122,6 @@ class Generator(ABC):
         """The fields of ``params_class``, in declaration order."""
         return [f.name for f in dataclasses.fields(self.params_class)]
 
-    def parameter_help(self) -> dict[str, str]:
-        """``name -> help`` from the fields' metadata (empty text where none is given)."""
-        return {f.name: f.metadata.get("help", "") for f in dataclasses.fields(self.params_class)}
-
     def unknown_parameter(self, values: Mapping[str, Any]) -> str | None:
         """The complaint about the first name in ``values`` that is no parameter (``None``: all are)."""
         accepted = self.parameter_names()
