@@ -5,7 +5,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-PLUGINS := plugins/dllm-llada plugins/dllm-dream plugins/dllm-bertchat plugins/dllm-editflow
+PLUGINS := plugins/dllm-llada plugins/dllm-dream plugins/dllm-bertchat plugins/dllm-editflow plugins/dllm-llada2 plugins/dllm-a2d
 export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false

@@ -1,9 +1,11 @@
 """Generation speed on CPU: the accelerations of the generation loop against our LLaDA baseline.
 
-Run from the repository root (about 4 minutes of one CPU core; ``--quick``: length 64 only):
+Run from the repository root (about 5 minutes of one CPU core; ``--quick``: length 64 only;
+``--block``: the block-diffusion comparison only):
 
     HF_HUB_OFFLINE=1 python benchmarks/generation.py
     HF_HUB_OFFLINE=1 python benchmarks/generation.py --quick
+    HF_HUB_OFFLINE=1 python benchmarks/generation.py --block
 
 The model is a tiny LLaDA (``LLaDAModelLM``: d_model 128, 4 layers, 4 heads, vocab 1024) with
 random weights: embeddings N(0, 1), matrices N(0, 1/fan_in), the LM head scaled by
@@ -30,6 +32,19 @@ the speed ratio against the baseline, and the share of generated tokens equal to
   same wrapped model.
 At length 1024 only the baseline, the reference, slicing and the dual cache run (there the
 baseline commits eight tokens per step, more than a 0.9 threshold reaches on this model).
+
+Block diffusion (a second table, same model and prompt, blocks of 32): the block generators run
+only the current block's tokens over an exact cache of the finished prefix, so a step costs
+about ``block_length / (prompt + gen_length)`` of a full forward. At equal NFE against the
+``llada`` preset (LM-head slicing on, its default):
+
+* ``bd3lm`` with 4 steps per block (a prefix call per block too: 5 calls per block) against
+  ``llada`` with 5 steps per block;
+* ``llada2`` with 4 steps per block and threshold 1.0 (so it commits exactly 8 tokens per step)
+  against ``llada`` with 4 steps per block.
+
+Then ``bd3lm``'s tokens per second at length 1024 against length 256 (same blocks and steps per
+block): the cost per token grows only with the attention over the longer prefix.
 """
 
 from __future__ import annotations
@@ -42,7 +57,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from dllm_core.generation import FASTDLLM, LLADA, Preset, generate
+from dllm_core.generation import BD3LM, FASTDLLM, LLADA, LLADA2, BlockGenerator, Preset, generate, generate_blocks
+from dllm_core.special_tokens import SpecialTokens
 from dllm_llada.configuration_llada import LLaDAConfig
 from dllm_llada.modeling_llada import LLaDAModelLM
 
@@ -169,13 +185,14 @@ def run(setting: Setting, model: nn.Module, prompt: torch.Tensor, steps: int, ge
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="length 64 only")
+    parser.add_argument("--block", action="store_true", help="the block-diffusion comparison only")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (CPU times add up)")
     parser.add_argument("--head-scale", type=float, default=8.0, help="LM-head init scale")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     model = tiny_llada(args.head_scale)
     prompt = torch.randint(0, VOCAB - 2, (1, PROMPT_LENGTH), generator=torch.Generator().manual_seed(1))
-    grid = GRID[:2] if args.quick else GRID
+    grid = [] if args.block else GRID[:2] if args.quick else GRID
     generate(model, prompt, preset=LLADA, steps=8, gen_length=8, block_length=8)  # warm-up
     print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s); tiny LLaDA d_model 128, "
           f"4 layers, vocab {VOCAB}; prompt {PROMPT_LENGTH} tokens, batch 1")
@@ -202,6 +219,67 @@ def main() -> None:
                   f"{timed.wall:>7.2f} {timed.cpu:>7.2f} {gen_length / timed.cpu:>7.1f} "
                   f"{base.cpu / timed.cpu:>7.2f}x {agree:>6.2f}", flush=True)
         print()
+    if not args.quick:
+        block_comparison(model, prompt)
+
+
+#: (block generator, its parameters, llada steps per block giving the same NFE)
+BLOCK_SETTINGS = [
+    (BD3LM, dict(steps_per_block=4), 5),
+    (LLADA2, dict(steps=4, threshold=1.0), 4),
+]
+BLOCK = 32
+
+
+def run_block(generator: BlockGenerator, model: nn.Module, prompt: torch.Tensor, gen_length: int,
+              params: dict[str, Any]) -> Timed:
+    special = SpecialTokens(mask_token_id=MASK, eos_token_id=None, pad_token_id=EOS)
+    length = {generator.roles.length: gen_length, generator.roles.block: BLOCK}
+    wall, cpu = time.perf_counter(), time.process_time()
+    out = generate_blocks(model, prompt, preset=generator, special=special, **length, **params)
+    tokens = out.sequences[:, -gen_length:] if generator is BD3LM else out.sequences[:, PROMPT_LENGTH:]
+    return Timed(tokens[:, :gen_length], out.nfe, time.perf_counter() - wall, time.process_time() - cpu)
+
+
+def block_comparison(model: nn.Module, prompt: torch.Tensor, repeats: int = 2) -> None:
+    """The block generators against ``llada`` at equal NFE, and bd3lm's speed against the length;
+    each run ``repeats`` times, the runs taking turns, the fastest counting."""
+    for generator, params, _ in BLOCK_SETTINGS:  # warm-up
+        run_block(generator, model, prompt, 2 * BLOCK, params)
+    gen_length, blocks = 1024, 1024 // BLOCK
+    runs: dict[str, Any] = {}
+    for generator, params, llada_steps in BLOCK_SETTINGS:
+        runs[f"llada, {llada_steps} steps per block"] = lambda steps=llada_steps: run(
+            Setting("llada", LLADA), model, prompt, steps * blocks, gen_length, BLOCK)
+        runs[generator.name] = lambda generator=generator, params=params: run_block(
+            generator, model, prompt, gen_length, params)
+    for length in (256, 1024):
+        runs[f"bd3lm at {length}"] = lambda length=length: run_block(BD3LM, model, prompt, length,
+                                                                     dict(steps_per_block=4))
+    best: dict[str, Timed] = {}
+    for _ in range(repeats):
+        for name, call in runs.items():
+            timed = call()
+            if name not in best or timed.cpu < best[name].cpu:
+                best[name] = timed
+    header = f"{'length':>6} {'block':>5}  {'setting':<28} {'NFE':>5} {'wall s':>7} {'cpu s':>7} {'tok/s':>7} " \
+             f"{'speedup':>8}"
+    print(f"block diffusion (blocks of {BLOCK}, EOS never ends an answer)")
+    print(header)
+    print("-" * len(header))
+    for generator, _, llada_steps in BLOCK_SETTINGS:
+        base = best[f"llada, {llada_steps} steps per block"]
+        for name in (f"llada, {llada_steps} steps per block", generator.name):
+            timed = best[name]
+            print(f"{gen_length:>6} {BLOCK:>5}  {name:<28} {timed.nfe:>5} {timed.wall:>7.2f} {timed.cpu:>7.2f} "
+                  f"{gen_length / timed.cpu:>7.1f} {base.cpu / timed.cpu:>7.2f}x", flush=True)
+    rates = {}
+    for length in (256, 1024):
+        timed = best[f"bd3lm at {length}"]
+        rates[length] = length / timed.cpu
+        print(f"{length:>6} {BLOCK:>5}  {'bd3lm, 4 steps per block':<28} {timed.nfe:>5} {timed.wall:>7.2f} "
+              f"{timed.cpu:>7.2f} {rates[length]:>7.1f}", flush=True)
+    print(f"bd3lm tokens/s at 1024 are {rates[1024] / rates[256]:.2f} of those at 256")
 
 
 if __name__ == "__main__":

@@ -13,7 +13,12 @@ other ``dllm_core`` module. Names are grouped by concern:
 * model families and checkpoints: ``ModelFamily``, ``CheckpointInfo``, ``register_family_classes``,
   ``save_checkpoint`` (a model, its tokenizer and ``dllm.json``, written atomically),
   ``max_positions``, ``preset_config`` (a family's size preset as a config sized to a tokenizer);
-* model building blocks (torch): ``DiffusionLMMixin``, ``RMSNorm``, rotary and attention helpers;
+* converting an AR checkpoint (``ModelFamily.ar_converter``): ``ConvertRequest``,
+  ``ConvertResult`` and the shared steps ``load_ar_source``, ``add_special_tokens``,
+  ``default_pad_to_eos``, ``grown_state_dict``, ``assign_weights``, ``write_converted``;
+* model building blocks (torch): ``DiffusionLMMixin`` / ``DiffusionLMHeadMixin``, the pre-norm
+  decoder's parts (``DecoderBackbone``, ``PreNormDecoderLayer``, ``RotaryAttentionMixin``),
+  ``RMSNorm``, ``SwiGLU``, ``init_weights_normal``, config checks, rotary and attention helpers;
 * training: ``Objective``, ``Batch``, ``LossOutput``, ``model_config``, ``shift_logits``,
   ``NoiseSchedule``, ``EditSchedule``, ``schedule_from_config``;
 * generation: ``Generator`` (the contract every sampler implements), ``ParameterRoles``,
@@ -40,14 +45,32 @@ _LAZY: dict[str, str] = {
     # model configs
     "max_positions": "dllm_core.model_config",
     "preset_config": "dllm_core.model_config",
+    # converting an autoregressive checkpoint (a family's ar_converter)
+    "ConvertRequest": "dllm_core.conversion",
+    "ConvertResult": "dllm_core.conversion",
+    "add_special_tokens": "dllm_core.conversion",
+    "assign_weights": "dllm_core.conversion",
+    "default_pad_to_eos": "dllm_core.conversion",
+    "grown_state_dict": "dllm_core.conversion",
+    "load_ar_source": "dllm_core.conversion",
+    "write_converted": "dllm_core.conversion",
     # model building blocks
+    "DecoderBackbone": "dllm_core.modeling",
+    "DiffusionLMHeadMixin": "dllm_core.modeling",
     "DiffusionLMMixin": "dllm_core.modeling",
     "DiffusionLMOutput": "dllm_core.modeling",
     "LogitsToKeep": "dllm_core.modeling",
+    "PreNormDecoderLayer": "dllm_core.modeling",
     "RMSNorm": "dllm_core.modeling",
+    "RotaryAttentionMixin": "dllm_core.modeling",
+    "SwiGLU": "dllm_core.modeling",
     "attention_mask_for_sdpa": "dllm_core.modeling",
+    "init_weights_normal": "dllm_core.modeling",
     "keep_positions": "dllm_core.modeling",
+    "norm_heads": "dllm_core.modeling",
     "register_auto_classes": "dllm_core.modeling",
+    "require_full_attention": "dllm_core.modeling",
+    "require_plain_rope": "dllm_core.modeling",
     "rotary_cos_sin": "dllm_core.modeling",
     "rotary_self_attention": "dllm_core.modeling",
     # training

@@ -24,6 +24,9 @@ def dllm_register_commands(cli: Any) -> None:
     cli.add("chat", "dllm_core.cli.chat_command", help="Chat with a checkpoint in the terminal.")
     cli.add("eval", "dllm_core.cli.eval_command", help="Evaluate a checkpoint with lm-evaluation-harness.")
     cli.add("new-plugin", "dllm_core.cli.new_plugin_command", help="Generate a new plugin package from the template.")
+    cli.add("convert", "dllm_core.cli.convert_command",
+            help="Adapt an autoregressive checkpoint into a diffusion model of a family that converts "
+                 "(--family, or --objective: masked-diffusion by default).")
 
 
 @hookimpl
@@ -59,6 +62,10 @@ def dllm_register_generators(register: Register) -> None:
     register("dream", "dllm_core.generation.presets:DREAM",
              description="Dream diffusion_generate and Fast-dLLM's Dream variants")
     register("mdlm", "dllm_core.generation.presets:MDLM", description="dllm's MDLM sampler (BERT-chat)")
+    register("bd3lm", "dllm_core.generation.presets:BD3LM",
+             description="dllm BD3LM block diffusion over an exact KV cache (A2D)")
+    register("llada2", "dllm_core.generation.presets:LLADA2",
+             description="LLaDA2.0 generate: block diffusion, threshold commits, exact KV cache")
 
 
 @hookimpl
@@ -82,6 +89,12 @@ def dllm_register_engine_parts(register: Register) -> None:
         "confidence/random": ("confidence:RandomConfidence", "uniform random order"),
         "tokens/gumbel": ("tokens:GumbelChooser", "greedy / float64 Gumbel-max, top-k/p"),
         "tokens/categorical": ("tokens:CategoricalChooser", "Dream sample_tokens"),
+        "transfer/block-length-split": ("block_parts:BlockLengthSplit",
+                                        "LLaDA2: block_length // S per step whatever the block's masks"),
+        "commit/threshold-else-top-k": ("block_parts:ThresholdElseTopKCommit",
+                                        "all above the threshold if at least k are, else the top k"),
+        "tokens/softmax-sample": ("block_parts:SoftmaxSampleChooser",
+                                  "LLaDA2: greedy, or multinomial from top-k then top-p filtered softmax"),
     }
     for name, (target, description) in parts.items():
         register(name, f"dllm_core.generation.{target}", description=description)

@@ -57,6 +57,12 @@ class ModelFamily:
         masked_likelihood: the models give a masked-diffusion likelihood bound, which ``dllm eval``
             uses for log-likelihood tasks; ``False`` (e.g. Edit Flows): such tasks are refused.
         eval_model_name: lm-eval model name for this family.
+        ar_converter: lazy ``"module:function"`` that turns an autoregressive checkpoint into one
+            of this family (``dllm convert --from-ar``), called as ``function(request)`` with a
+            :class:`dllm_core.conversion.ConvertRequest` and returning a
+            :class:`dllm_core.conversion.ConvertResult`; ``None``: the family converts nothing.
+        objective_defaults: per objective name, config options this family's models train with
+            unless told otherwise (e.g. ``{"block-diffusion": {"block_size": 32}}``).
     """
 
     name: str
@@ -80,6 +86,8 @@ class ModelFamily:
     fast_generator: str | None = None
     masked_likelihood: bool = True
     eval_model_name: str | None = None
+    ar_converter: str | None = None
+    objective_defaults: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def metadata(self) -> dict[str, Any]:
         """The JSON-friendly facts ``dllm plugins`` shows, without importing anything."""

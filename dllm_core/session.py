@@ -286,7 +286,31 @@ def plan_session(checkpoint: Path | str, generator: str | None = None, wanted: I
     path = locate_checkpoint(checkpoint)
     family = resolve_family(path)
     info = checkpoint_info(path)
+    check_block_size(path, info)
     return SessionPlan(path, family, info, choose_generator(family, info, generator, set(wanted)))
+
+
+def check_block_size(folder: Path, info: CheckpointInfo | None) -> None:
+    """Refuse a checkpoint whose files disagree on its block size: the ``block_size`` its
+    objective trained (``dllm.json``), its saved generator's block parameter (``dllm.json``) and
+    a ``block_size`` / ``block_length`` field of ``config.json``, whichever are present."""
+    sizes: dict[str, Any] = {}
+    if info is not None:
+        if "block_size" in info.objective:
+            sizes["dllm.json objective.block_size"] = info.objective["block_size"]
+        generators = get_registry().generators
+        preset = info.generator.get("preset")
+        block = generators.get(str(preset)).roles.block if preset in generators else None
+        if block is not None and block in info.generator:
+            sizes[f"dllm.json generator.{block}"] = info.generator[block]
+    config_file = Path(folder) / "config.json"
+    if config_file.is_file():
+        config = json.loads(config_file.read_text())
+        sizes.update({f"config.json {key}": config[key] for key in ("block_size", "block_length") if key in config})
+    if len(set(sizes.values())) > 1:
+        found = ", ".join(f"{where} = {size}" for where, size in sizes.items())
+        raise DllmError(f"{folder}: the block size is not the same everywhere ({found}); set every one of them to "
+                        "the block size the model was trained with")
 
 
 def checkpoint_info(folder: Path) -> CheckpointInfo | None:

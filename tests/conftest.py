@@ -22,3 +22,15 @@ def golden_dir() -> Path:
     except FileNotFoundError as exc:
         pytest.fail(str(exc))
     return golden_path()
+
+
+@pytest.fixture(scope="session")
+def golden2_dir() -> Path:
+    """The series-2 golden folder (see :mod:`support.golden`); missing fails."""
+    from support.golden import golden2_path, load_manifest
+
+    try:
+        load_manifest(2)
+    except FileNotFoundError as exc:
+        pytest.fail(str(exc))
+    return golden2_path()

@@ -11,7 +11,8 @@ PATH``) builds one from ``--model_args`` (:mod:`dllm_core.evaluation.settings`):
   a time, longest prompts first, with the checkpoint's generator (any registered one, Edit Flows
   included). Each answer is cut at the first EOS / end-of-turn token, capped at
   ``max_gen_toks`` tokens, decoded, and cut before the first ``until`` string.
-* ``loglikelihood`` (families whose models give a masked-diffusion bound): the Monte-Carlo ELBO and the greedy check
+* ``loglikelihood`` (families whose models give a masked-diffusion bound): the Monte-Carlo ELBO and the greedy check,
+  with the block-diffusion bound for checkpoints trained with blocks (:func:`likelihood_block_size`)
   (:mod:`~dllm_core.evaluation.loglikelihood`); the masks of a request are seeded from the
   request itself, so its score does not depend on batching or on which process ran it.
 * ``loglikelihood_rolling``: the sum of the ELBOs of lm-eval's disjoint rolling windows, each
@@ -25,6 +26,7 @@ PATH``) builds one from ``--model_args`` (:mod:`dllm_core.evaluation.settings`):
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from dataclasses import replace
@@ -42,6 +44,7 @@ from dllm_core.evaluation.generation_plan import cut_at_stop_strings, plan_gener
 from dllm_core.evaluation.loglikelihood import ElboConfig, is_greedy, negative_elbo
 from dllm_core.evaluation.models import lm_eval_name
 from dllm_core.evaluation.settings import ADAPTER_KEYS, settings_from_model_args
+from dllm_core.registry import get_registry
 from dllm_core.session import InferenceSession, content_seed, plan_session
 
 logger = logging.getLogger(__name__)
@@ -86,6 +89,7 @@ class DiffusionLM(TemplateLM):
             batch_size=self.settings.batch_size,
             logit_shift=family.logit_shift,
             slice_logits=family.supports_logits_to_keep,
+            block_size=likelihood_block_size(family, plan.info),
         )
         self._warned: set[str] = set()
 
@@ -219,3 +223,19 @@ class DiffusionLM(TemplateLM):
 
     def barrier(self) -> None:
         barrier(self.world_size)
+
+
+def likelihood_block_size(family: Any, info: Any) -> int | None:
+    """The block size of the bound a checkpoint is scored with: ``None`` (the masked-diffusion
+    bound) unless it was trained with an objective that has one (``dllm.json``'s objective, else
+    the family's default objective, its ``objective_defaults``, then the objective's own default)."""
+    objective = dict(info.objective) if info is not None and info.objective else {"name": family.default_objective}
+    objective_class = get_registry().objectives.get(objective.get("name", family.default_objective))
+    fields = {field.name: field for field in dataclasses.fields(objective_class.config_class)}
+    if "block_size" not in fields:
+        return None
+    if family.logit_shift:
+        raise DllmError(f"{family.name} models shift their logits, which the block-diffusion bound does not "
+                        "support; evaluate generation tasks only, or retrain with the masked-diffusion objective")
+    defaults = family.objective_defaults.get(objective_class.name, {})
+    return int(objective.get("block_size", defaults.get("block_size", fields["block_size"].default)))

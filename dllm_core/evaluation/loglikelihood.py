@@ -17,6 +17,18 @@ Families with shifted logits (Dream) predict position ``i`` from the output at `
 :func:`is_greedy` is the greedy check lm-eval asks for, defined for a diffusion model as: one
 forward with *every* continuation token masked (context intact); the continuation is greedy iff
 at each continuation position the argmax of the logits is the continuation's token.
+
+Block-diffusion models (``block_size`` set; BD3LM, arXiv 2503.09573) are scored with their own
+bound: ``[c; y]`` is cut into blocks of ``block_size`` from position 0 (the training layout),
+and block k of ``y`` is predicted from the noised block and the clean blocks before it,
+
+    -log p(y | c) <= sum_k E_{m ~ U{1..n_k}} E_{M: m-subset} [ (n_k / m) * sum_{j in M} CE_j ],
+
+with n_k the continuation tokens of block k. One forward reads ``[x_t ; x_0]`` (2L tokens,
+positions ``0..L-1`` twice) under the block-causal mask of
+:func:`~dllm_core.objectives.block_diffusion.bd3lm_attention_mask`; every block draws its own
+stratified count, so a row estimates every block's term at once. The greedy check masks the whole
+continuation in ``x_t`` under the same mask (each block given the clean ones before it).
 """
 
 from __future__ import annotations
@@ -27,6 +39,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from dllm_core.objectives.block_diffusion import bd3lm_attention_mask
 from dllm_core.objectives.model_io import logits_of, shift_logits
 
 
@@ -39,6 +52,7 @@ class ElboConfig:
     batch_size: int = 32  # draws per forward
     logit_shift: bool = False  # position i is predicted from the output at i - 1 (Dream)
     slice_logits: bool = False  # the model accepts ``logits_to_keep`` (LM head on kept positions)
+    block_size: int | None = None  # score with the block-diffusion bound over blocks of this size
 
 
 def stratified_mask_counts(n: int, rows: int, generator: torch.Generator) -> torch.Tensor:
@@ -75,6 +89,36 @@ def continuation_logits(model: Any, tokens: torch.Tensor, start: int, config: El
     return logits[:, start - keep_from:]
 
 
+def block_continuation_logits(model: Any, noisy: torch.Tensor, clean: torch.Tensor, start: int,
+                              block_size: int) -> torch.Tensor:
+    """Logits ``[R, n, V]`` of positions ``start..L-1`` of the noised rows ``noisy [R, L]``, each
+    block reading itself and the clean blocks of ``clean [L]`` before it (module doc)."""
+    rows, length = noisy.shape
+    tokens = torch.cat([noisy, clean.expand(rows, -1)], dim=1)  # [R, 2L]
+    allowed = bd3lm_attention_mask(length, block_size, noisy.device)  # [2L, 2L]
+    positions = torch.arange(length, device=noisy.device).repeat(2).expand(rows, -1)  # [R, 2L]
+    mask = allowed[None, None].expand(rows, 1, -1, -1)  # [R, 1, 2L, 2L]
+    logits = logits_of(model(tokens, attention_mask=mask, position_ids=positions))
+    return logits[:, start:length]
+
+
+def block_mask_draw(start: int, length: int, block_size: int, rows: int,
+                    generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(masked [R, n], weight [R, n])`` for the continuation ``start..length-1``: in every block,
+    a stratified count m (:func:`stratified_mask_counts`) of its n_k continuation positions is
+    masked at random, each weighing n_k / m."""
+    n = length - start
+    masked = torch.zeros(rows, n, dtype=torch.bool)
+    weight = torch.zeros(rows, n)
+    first_block = start // block_size
+    for block in range(first_block, -(-length // block_size)):
+        lo, hi = max(block * block_size, start) - start, min((block + 1) * block_size, length) - start
+        counts = stratified_mask_counts(hi - lo, rows, generator)  # [R]
+        masked[:, lo:hi] = random_subsets(counts, hi - lo, generator)
+        weight[:, lo:hi] = ((hi - lo) / counts.float())[:, None]
+    return masked, weight
+
+
 @torch.no_grad()
 def negative_elbo(model: Any, context: torch.Tensor, continuation: torch.Tensor, config: ElboConfig,
                   generator: torch.Generator) -> float:
@@ -92,15 +136,22 @@ def negative_elbo(model: Any, context: torch.Tensor, continuation: torch.Tensor,
     total = 0.0
     for first in range(0, config.mc_num, config.batch_size):
         rows = min(config.batch_size, config.mc_num - first)
-        counts = stratified_mask_counts(n, rows, generator)  # [R]
-        masked = random_subsets(counts, n, generator).to(sequence.device)  # [R, n]
+        if config.block_size is None:
+            counts = stratified_mask_counts(n, rows, generator)  # [R]
+            masked = random_subsets(counts, n, generator)  # [R, n]
+            weight = (n / counts.float())[:, None].expand(rows, n)  # [R, n]
+        else:
+            masked, weight = block_mask_draw(start, len(sequence), config.block_size, rows, generator)
+        masked, weight = masked.to(sequence.device), weight.to(sequence.device)
         tokens = sequence.repeat(rows, 1)  # [R, L]
         tokens[:, start:] = tokens[:, start:].masked_fill(masked, config.mask_token_id)
-        logits = continuation_logits(model, tokens, start, config).float()  # [R, n, V]
+        if config.block_size is None:
+            logits = continuation_logits(model, tokens, start, config).float()  # [R, n, V]
+        else:
+            logits = block_continuation_logits(model, tokens, sequence, start, config.block_size).float()
         targets = continuation.expand(rows, n)  # [R, n]
         ce = F.cross_entropy(logits.transpose(1, 2), targets, reduction="none")  # [R, n]
-        per_row = (ce * masked).sum(dim=1) * n / counts.to(ce.device)  # [R]
-        total += per_row.sum().item()
+        total += (ce * masked * weight).sum().item()
     return total / config.mc_num
 
 
@@ -110,5 +161,9 @@ def is_greedy(model: Any, context: torch.Tensor, continuation: torch.Tensor, con
     start = len(context)
     masked = torch.full_like(continuation, config.mask_token_id)  # [n]
     tokens = torch.cat([context, masked])[None]  # [1, L]
-    logits = continuation_logits(model, tokens, start, config)[0]  # [n, V]
+    if config.block_size is None:
+        logits = continuation_logits(model, tokens, start, config)[0]  # [n, V]
+    else:
+        clean = torch.cat([context, continuation])  # [L]
+        logits = block_continuation_logits(model, tokens, clean, start, config.block_size)[0]
     return bool((logits.argmax(dim=-1) == continuation).all())

@@ -13,22 +13,33 @@ through :class:`dllm_core.session.InferenceSession`). For the masked-diffusion p
 * a commit rule (:mod:`~dllm_core.generation.commit`): top-k, threshold, factor, ...;
 * a cache policy (:mod:`~dllm_core.generation.cache`), guidance, suppressed tokens, EOS stop.
 
+Block diffusion (:mod:`~dllm_core.generation.block`, presets ``bd3lm`` and ``llada2``) grows the
+answer block by block over an exact key/value cache with the same parts inside each block;
+``generate_blocks(model, prompts, preset="bd3lm", ...)`` runs it on token prompts.
+
 Importing this package imports torch.
 """
 
 from dllm_core.generation.api import generate
+from dllm_core.generation.block import BlockConfig, BlockOutput, denoise_blocks
+from dllm_core.generation.block_generator import BlockGenerator, generate_blocks
 from dllm_core.generation.canvas import Canvas
 from dllm_core.generation.capabilities import ModelCapabilities
 from dllm_core.generation.config import GenerationConfig
 from dllm_core.generation.engine import denoise
 from dllm_core.generation.output import GenerationOutput, StepInfo
-from dllm_core.generation.presets import DREAM, FASTDLLM, LLADA, MDLM, Preset
+from dllm_core.generation.presets import BD3LM, DREAM, FASTDLLM, LLADA, LLADA2, MDLM, Preset
 
 __all__ = [
+    "BD3LM",
     "DREAM",
     "FASTDLLM",
     "LLADA",
+    "LLADA2",
     "MDLM",
+    "BlockConfig",
+    "BlockGenerator",
+    "BlockOutput",
     "Canvas",
     "GenerationConfig",
     "GenerationOutput",
@@ -36,5 +47,7 @@ __all__ = [
     "Preset",
     "StepInfo",
     "denoise",
+    "denoise_blocks",
     "generate",
+    "generate_blocks",
 ]

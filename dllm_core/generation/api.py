@@ -29,6 +29,7 @@ def generate(
     return_history: bool = False,
     stop_at_eos: bool = False,
     eos_token_id: int | None = None,
+    eot_token_id: int | None = None,
     slice_logits: bool = True,
     logit_shift: bool | None = None,
     supports_kv_cache: bool | None = None,
@@ -56,6 +57,8 @@ def generate(
         stop_at_eos: stop after a block once every row has produced ``eos_token_id``; the
             remaining masks become EOS.
         eos_token_id: defaults to ``model.config.eos_token_id``.
+        eot_token_id: the end-of-turn id (LLaDA's ``confidence_eos_eot_inf``); defaults to
+            ``model.config.eot_token_id`` when the config has one.
         slice_logits: project only the positions each step needs (when the model supports it).
         logit_shift, supports_kv_cache, supports_logits_to_keep: override the family's values.
         **keywords: the preset's parameters, named as in its reference function (not with
@@ -77,7 +80,9 @@ def generate(
     )
     if eos_token_id is None:
         eos_token_id = getattr(getattr(model, "config", None), "eos_token_id", None)
-    context = PresetContext(model, input_ids, attention_mask, capabilities, eos_token_id)
+    if eot_token_id is None:
+        eot_token_id = getattr(getattr(model, "config", None), "eot_token_id", None)
+    context = PresetContext(model, input_ids, attention_mask, capabilities, eos_token_id, eot_token_id)
     if params is None:
         params = chosen.params_from_keywords(keywords)
     elif keywords:

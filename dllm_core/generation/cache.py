@@ -13,6 +13,11 @@ which the generation loop sets before each forward call:
   overwrite those positions of the stored ones in place, and the whole stored canvas
   ``[B, H_kv, L, D]`` is returned: positions after the block keep the (stale) values of the
   block-start forward.
+
+Block diffusion (:mod:`~dllm_core.generation.block`) needs no approximation: under its
+block-causal attention a finished block never sees later tokens, so its keys/values are final
+once it is complete. :class:`BlockKVCache` stores them once, in order, and lets every step of
+the next block attend over them.
 """
 
 from __future__ import annotations
@@ -70,3 +75,57 @@ class DiffusionCache:
     def get_seq_length(self, layer_idx: int = 0) -> int:
         """Number of positions stored for ``layer_idx`` (0 before the first record)."""
         return self.keys[layer_idx].shape[2] if layer_idx in self.keys else 0
+
+
+class BlockKVCache:
+    """An exact, append-only key/value cache of a canvas' finished prefix (block diffusion).
+
+    It holds the keys/values of canvas positions ``[0, length)`` per layer, in buffers of
+    ``[B, H_kv, capacity, D]`` allocated on the first call. Before each forward the loop calls
+    :meth:`keep` with the number of leading query tokens whose keys/values are final; the
+    forward's query tokens are the positions right after the stored ones. Each layer's
+    ``update`` writes the new keys/values ``[B, H_kv, q, D]`` after the stored ones and returns
+    the stored and new ones together, ``[B, H_kv, length + q, D]`` (a view, nothing is copied);
+    after the forward :meth:`commit` appends the kept ones, so the rest (the block being
+    denoised, whose tokens still change) is overwritten by the next call.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.keys: dict[int, torch.Tensor] = {}  # layer -> [B, H_kv, capacity, D]
+        self.values: dict[int, torch.Tensor] = {}
+        self.length = 0
+        self.kept = 0
+
+    def keep(self, count: int) -> None:
+        """The next forward's first ``count`` query tokens are final: :meth:`commit` stores them."""
+        self.kept = count
+
+    def commit(self) -> None:
+        """Append the kept keys/values of the last forward to the stored prefix."""
+        self.length += self.kept
+        self.kept = 0
+
+    def update(
+        self,
+        key_states: torch.Tensor,
+        value_states: torch.Tensor,
+        layer_idx: int,
+        cache_kwargs: dict[str, Any] | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Keys/values ``[B, H_kv, length + q, D]``: the stored prefix, then the new ones."""
+        end = self.length + key_states.shape[2]
+        if end > self.capacity:
+            raise ValueError(f"the cache holds {self.capacity} positions; a forward would reach {end}")
+        if layer_idx not in self.keys:
+            batch, heads, _, dim = key_states.shape
+            self.keys[layer_idx] = key_states.new_empty((batch, heads, self.capacity, dim))
+            self.values[layer_idx] = value_states.new_empty((batch, heads, self.capacity, value_states.shape[3]))
+        keys, values = self.keys[layer_idx], self.values[layer_idx]
+        keys[:, :, self.length:end] = key_states
+        values[:, :, self.length:end] = value_states
+        return keys[:, :, :end], values[:, :, :end]
+
+    def get_seq_length(self, layer_idx: int = 0) -> int:
+        """Number of stored (final) positions."""
+        return self.length

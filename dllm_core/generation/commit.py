@@ -8,7 +8,8 @@ taken with a stable descending sort, so equal confidences go left to right.
 * :class:`TopKCommit`: the ``count`` most confident candidates per row (LLaDA, MDLM, Dream);
   with ``position_temperature > 0`` the ``count`` positions are instead drawn without
   replacement with probability ``softmax(confidence / position_temperature)`` (Dream's
-  ``alg_temp``), by the Gumbel-top-k trick.
+  ``alg_temp``): ``torch.multinomial`` over the step's draw frame ``[B, n]``, as Dream does over
+  its whole canvas.
 * :class:`ThresholdCommit` (Fast-dLLM): the most confident candidate always, the others of the
   top ``count`` (all candidates when ``count`` is ``None``) when ``confidence >= threshold``.
 * :class:`FactorCommit` (Fast-dLLM): sorted by confidence, rank ``r`` (1-based) is accepted while
@@ -22,14 +23,23 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 
+from dllm_core.generation.draws import DrawFrame
 from dllm_core.generation.transfer import StepQuota
 
 
 class CommitRule(ABC):
-    """Chooses the positions a step commits."""
+    """Chooses the positions a step commits.
+
+    ``reads_confidence = False`` marks a rule that ignores the confidences (it is given zeros):
+    the loop then selects first and draws tokens only for the selected positions, as Dream's
+    ``origin`` does.
+    """
+
+    reads_confidence: ClassVar[bool] = True
 
     @abstractmethod
     def select(
@@ -38,8 +48,10 @@ class CommitRule(ABC):
         candidates: torch.Tensor,
         quota: StepQuota,
         generator: torch.Generator | None,
+        frame: DrawFrame | None = None,
     ) -> torch.Tensor:
-        """``[B, W]`` bool: the positions to commit (a subset of ``candidates``)."""
+        """``[B, W]`` bool: the positions to commit (a subset of ``candidates``); random draws
+        use ``generator`` laid out as ``frame`` says (``None``: over the window)."""
 
 
 def descending_ranks(scores: torch.Tensor) -> torch.Tensor:
@@ -63,15 +75,35 @@ class TopKCommit(CommitRule):
 
     position_temperature: float = 0.0
 
-    def select(self, confidence, candidates, quota, generator):
+    def select(self, confidence, candidates, quota, generator, frame=None):
         count = _count(quota, "top-k")  # [B]
-        keys = confidence
         if self.position_temperature > 0:
-            uniform = torch.rand(confidence.shape, dtype=torch.float64, device=confidence.device,
-                                 generator=generator)
-            keys = confidence.double() / self.position_temperature - torch.log(-torch.log(uniform))
-            keys = keys.masked_fill(~candidates, -torch.inf)
-        return candidates & (descending_ranks(keys) < count[:, None])
+            return candidates & self._drawn(confidence.masked_fill(~candidates, -torch.inf), count,
+                                            generator, frame)
+        return candidates & (descending_ranks(confidence) < count[:, None])
+
+    def _drawn(self, confidence: torch.Tensor, count: torch.Tensor, generator: torch.Generator | None,
+               frame: DrawFrame | None) -> torch.Tensor:
+        """``[B, W]``: ``count`` positions per row drawn without replacement from
+        ``softmax(confidence / position_temperature)`` over the frame (one ``torch.multinomial``
+        call when every row draws the same number, as Dream's scalar count does)."""
+        scores = confidence if frame is None else frame.embed(confidence, -torch.inf)  # [B, n]
+        probs = torch.softmax(scores / self.position_temperature, dim=-1).nan_to_num(0.0)  # rows without candidates: 0
+        drawn = torch.zeros_like(probs, dtype=torch.bool)
+        counts = torch.minimum(count, (probs > 0).sum(dim=-1)).tolist()  # never more than drawable
+        if len(set(counts)) == 1:
+            if counts[0] > 0:
+                drawn.scatter_(-1, torch.multinomial(probs, counts[0], generator=generator), True)
+        else:
+            for row, k in enumerate(counts):
+                if k > 0:
+                    drawn[row, torch.multinomial(probs[row], k, generator=generator)] = True
+        # positions whose probability underflowed to 0 (a very low temperature) go by rank
+        short = count - drawn.sum(dim=-1)  # [B]
+        if bool((short > 0).any()):
+            rest = scores.masked_fill(drawn, -torch.inf)
+            drawn |= (descending_ranks(rest) < short[:, None]) & torch.isfinite(rest)
+        return drawn if frame is None else frame.cut(drawn)
 
 
 @dataclass(frozen=True)
@@ -80,7 +112,7 @@ class ThresholdCommit(CommitRule):
 
     threshold: float
 
-    def select(self, confidence, candidates, quota, generator):
+    def select(self, confidence, candidates, quota, generator, frame=None):
         ranks = descending_ranks(confidence)  # [B, W]
         accepted = (ranks == 0) | (confidence >= self.threshold)
         if quota.count is not None:
@@ -99,7 +131,7 @@ class FactorCommit(CommitRule):
 
     factor: float
 
-    def select(self, confidence, candidates, quota, generator):
+    def select(self, confidence, candidates, quota, generator, frame=None):
         sorted_conf = torch.sort(confidence.double(), dim=-1, descending=True).values  # [B, W]
         rank1 = torch.arange(1, confidence.shape[-1] + 1, dtype=torch.float64,
                              device=confidence.device)  # 1-based ranks
@@ -119,7 +151,9 @@ class BernoulliCommit(CommitRule):
     masked positions in that order, so a seeded run reproduces the reference).
     """
 
-    def select(self, confidence, candidates, quota, generator):
+    reads_confidence: ClassVar[bool] = False
+
+    def select(self, confidence, candidates, quota, generator, frame=None):
         if quota.probability is None:
             raise ValueError("the Bernoulli commit rule needs a reveal probability; pair it with "
                              "the DreamTimeGrid transfer schedule")
@@ -133,7 +167,7 @@ class BernoulliCommit(CommitRule):
 class FirstMaskedCommit(CommitRule):
     """The leftmost candidate of each row."""
 
-    def select(self, confidence, candidates, quota, generator):
+    def select(self, confidence, candidates, quota, generator, frame=None):
         first = candidates.int().argmax(dim=-1)  # [B]
         chosen = torch.zeros_like(candidates).scatter_(-1, first[:, None], True)
         return candidates & chosen

@@ -25,12 +25,21 @@ class GenerationConfig:
         block_start_commit: a different rule for each block's first step (Fast-dLLM's cached
             Dream commits the block's first position there), or ``None``.
         cfg_scale: classifier-free guidance scale (0 = off).
+        cfg_keep_tokens: ids the unconditional guidance pass keeps where they were given
+            (dllm's MDLM ``cfg_keep_tokens``); every other given token is masked there.
         suppress_tokens: ids that are never generated (their logits are set to -inf).
         cache: key/value cache policy, ``"none"``, ``"prefix"`` or ``"dual"``.
         slice_logits: run the LM head only on the positions a step needs (when supported).
         stop_at_eos: stop after a block once every row holds ``eos_token_id`` in its region;
             the masks left are filled with it.
         eos_token_id: the end-of-sequence id (needed by ``stop_at_eos``).
+        suppress_mask_token: never choose the mask id. Off, a position whose chosen token is
+            the mask id stays masked when selected (LLaDA's and Dream's references).
+        carry_over_masks: candidates are all masked positions before the block's end, not only
+            the block's, whenever a call sees the whole canvas (LLaDA's ``generate``: a position
+            left masked by a chosen mask id can be filled during a later block).
+        prefix_noise_draws: times the token noise is drawn for each prefix-cached call, all but
+            the last discarded (2 in Fast-dLLM's ``generate_with_prefix_cache``).
     """
 
     mask_token_id: int
@@ -41,11 +50,15 @@ class GenerationConfig:
     commit: CommitRule = field(default_factory=TopKCommit)
     block_start_commit: CommitRule | None = None
     cfg_scale: float = 0.0
+    cfg_keep_tokens: tuple[int, ...] = ()
     suppress_tokens: tuple[int, ...] = ()
     cache: CacheMode = "none"
     slice_logits: bool = True
     stop_at_eos: bool = False
     eos_token_id: int | None = None
+    suppress_mask_token: bool = True
+    carry_over_masks: bool = False
+    prefix_noise_draws: int = 1
 
     def __post_init__(self) -> None:
         if self.block_length is not None and self.block_length < 1:

@@ -2,21 +2,31 @@
 
 For each block (left to right) and each step of it:
 
-1. candidates = the block's positions that still hold the mask id, per row;
+1. candidates = the block's positions that still hold the mask id, per row (with
+   ``carry_over_masks``, every masked position before the block's end, when the call sees the
+   whole canvas: LLaDA's ``generate``);
 2. logits ``[B, W, V]`` of the candidate span, from one model call (:class:`StepRunner`),
    with suppressed tokens set to -inf;
-3. token choice (never the mask id) -> tokens ``[B, W]`` and probabilities; confidence
-   ``[B, W]``, -inf off the candidates;
+3. token choice -> tokens ``[B, W]`` and probabilities; confidence ``[B, W]``, -inf off the
+   candidates. Random draws are laid out over the call's outputs (:class:`DrawFrame`), as the
+   references draw them, so seeded runs reproduce theirs;
 4. the transfer schedule's quota for the step, then the commit rule picks positions, which
    take their chosen tokens. Committed tokens never change again.
 
+The mask id itself is never chosen when ``suppress_mask_token`` is set. Otherwise (the
+references' behaviour) a selected position whose chosen token is the mask id stays masked and
+its transfer is used up; it is not counted as committed. A step of a block without a step count
+(threshold, factor rules) that commits nothing at all would repeat forever (the references
+hang there); it is redone once with the mask id banned.
+
 A block ends when its plan's steps are spent (plans without a step count run on) or as soon as
-it has no mask left, so blocks without masks cost nothing. Every step works on the whole batch
-at once.
+it has no candidate left, so blocks without masks cost nothing. Every step works on the whole
+batch at once.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Callable
 
 import torch
@@ -24,9 +34,12 @@ import torch
 from dllm_core.generation.canvas import Canvas
 from dllm_core.generation.capabilities import ModelCapabilities
 from dllm_core.generation.config import GenerationConfig
+from dllm_core.generation.draws import DrawFrame
 from dllm_core.generation.output import GenerationOutput, StepInfo
 from dllm_core.generation.runner import StepRunner
-from dllm_core.generation.transfer import BlockPlan
+from dllm_core.generation.commit import CommitRule
+from dllm_core.generation.tokens import TokenChoice
+from dllm_core.generation.transfer import BlockPlan, StepQuota
 
 StepCallback = Callable[[StepInfo], None]
 
@@ -52,7 +65,8 @@ def denoise(
     mask_id = config.mask_token_id
     tokens = canvas.tokens.clone()  # [B, L], written in place
     runner = StepRunner(model, canvas, capabilities, mask_id=mask_id, cache=config.cache,
-                        cfg_scale=config.cfg_scale, slice_logits=config.slice_logits)
+                        cfg_scale=config.cfg_scale, slice_logits=config.slice_logits,
+                        cfg_keep_tokens=config.cfg_keep_tokens)
     history = [tokens.clone()] if return_history else None
     columns = torch.arange(tokens.shape[1], device=tokens.device)  # [L]
     block_length = config.block_length or tokens.shape[1]
@@ -64,8 +78,11 @@ def denoise(
         block_span = _span(in_block.any(dim=0))
         plan = config.transfer.plan(((tokens == mask_id) & in_block).sum(dim=1))
         step = 0
+        before_end = columns < end[:, None]  # [B, L]
         while plan.num_steps is None or step < plan.num_steps:
-            candidates = (tokens == mask_id) & in_block  # [B, L]
+            whole_canvas = runner.cache is None or step == 0
+            reach = before_end if config.carry_over_masks and whole_canvas else in_block
+            candidates = (tokens == mask_id) & reach  # [B, L]
             if not bool(candidates.any()):
                 break
             committed = _step(tokens, candidates, block_span, step, plan, runner, config, generator)
@@ -98,17 +115,55 @@ def _step(
     if config.suppress_tokens:
         suppressed = torch.tensor(config.suppress_tokens, device=logits.device)
         logits = logits.index_fill(-1, suppressed, -torch.inf)
-    choice = config.tokens.choose(logits, generator, banned=(config.mask_token_id,))
-    confidence = config.confidence.score(choice, generator).masked_fill(~window, -torch.inf)
+    draws = config.prefix_noise_draws if runner.cache_mode == "prefix" and step > 0 else 1
+    frame = DrawFrame(*runner.query, window_start=klo, candidates=window, token_draws=draws)
     rule = config.commit
     if step == 0 and config.block_start_commit is not None:
         rule = config.block_start_commit
-    chosen = rule.select(confidence, window, plan.quota(step, window.sum(dim=1)), generator)
+    mask_id = config.mask_token_id
+    banned = (mask_id,) if config.suppress_mask_token else ()
+    chosen, choice = _select(logits, window, plan.quota(step, window.sum(dim=1)), rule, config,
+                             generator, frame, banned)
+    if not banned and plan.num_steps is None and _stalled(chosen, choice.tokens, window, mask_id):
+        chosen, choice = _select(logits, window, plan.quota(step, window.sum(dim=1)), rule, config,
+                                 generator, frame, (mask_id,))
+    filled = chosen & (choice.tokens != mask_id)  # a chosen mask id leaves the position masked
     tokens[:, klo:khi] = torch.where(chosen, choice.tokens, tokens[:, klo:khi])
-    plan.observe(step, chosen.sum(dim=1))
+    plan.observe(step, filled.sum(dim=1))
     committed = torch.zeros_like(candidates)
-    committed[:, klo:khi] = chosen
+    committed[:, klo:khi] = filled
     return committed
+
+
+def _select(
+    logits: torch.Tensor,
+    window: torch.Tensor,
+    quota: StepQuota,
+    rule: CommitRule,
+    config: GenerationConfig,
+    generator: torch.Generator | None,
+    frame: DrawFrame,
+    banned: tuple[int, ...],
+) -> tuple[torch.Tensor, TokenChoice]:
+    """Token choice, confidence and commit rule on the window: ``(chosen [B, W], choice)``.
+
+    A rule that does not read confidences selects first; tokens are then drawn for the
+    selected positions only (Dream's ``origin``: uniforms first, then one categorical draw per
+    revealed position).
+    """
+    if not rule.reads_confidence:
+        chosen = rule.select(torch.zeros(window.shape, device=window.device), window, quota, generator, frame)
+        return chosen, config.tokens.choose(logits, generator, banned=banned,
+                                            frame=replace(frame, candidates=chosen))
+    choice = config.tokens.choose(logits, generator, banned=banned, frame=frame)
+    confidence = config.confidence.score(choice, generator, frame).masked_fill(~window, -torch.inf)
+    return rule.select(confidence, window, quota, generator, frame), choice
+
+
+def _stalled(chosen: torch.Tensor, tokens: torch.Tensor, window: torch.Tensor, mask_id: int) -> bool:
+    """Some row with candidates would commit nothing: all it selected chose the mask id."""
+    progress = (chosen & (tokens != mask_id)).any(dim=1)  # [B]
+    return bool((window.any(dim=1) & ~progress).any())
 
 
 def _all_ended(tokens: torch.Tensor, canvas: Canvas, end: torch.Tensor,

@@ -15,9 +15,15 @@ so the outputs ``[klo - 1, khi - 1)`` are needed and a cached step starts its qu
 ``qs = min(lo, klo - 1)``; otherwise ``qs = lo``. Only the needed outputs go through the LM
 head when the model takes ``logits_to_keep``.
 
-Classifier-free guidance runs one call of batch ``2B``: the canvas, then the canvas with every
-position that was not a mask at the start (prompt and padding) replaced by the mask id, and
-combines ``logits = uncond + (scale + 1) * (cond - uncond)``.
+Classifier-free guidance runs one call of batch ``2B``: the canvas, then its unconditional copy,
+in which every position *given* at the start is replaced by the mask id, and combines
+
+    logits = uncond + (scale + 1) * (cond - uncond).
+
+The given positions are the attended (attention mask 1) positions that were not masks at the
+start, except those holding one of ``cfg_keep_tokens``: the prompt, not the padding (dllm's
+MDLM sampler; LLaDA's also masks padding, which no attended position can see, so the logits are
+the same).
 """
 
 from __future__ import annotations
@@ -43,6 +49,7 @@ class StepRunner:
         mask_id: int,
         cache: CacheMode = "none",
         cfg_scale: float = 0.0,
+        cfg_keep_tokens: tuple[int, ...] = (),
         slice_logits: bool = True,
     ):
         self.model = model
@@ -53,10 +60,12 @@ class StepRunner:
         self.cache = DiffusionCache() if self.cache_mode != "none" else None
         self.cfg_scale = cfg_scale
         copies = 2 if cfg_scale > 0 else 1
-        self.given = canvas.tokens != mask_id  # [B, L] positions the unconditional pass hides
+        self.given = _given(canvas, mask_id, cfg_keep_tokens)  # [B, L] positions the unconditional pass hides
         self.attention_mask = _repeat(canvas.attention_mask, copies)  # [B', L] or None
         self.position_ids = _repeat(canvas.position_ids, copies)  # [B', L] or None
         self.nfe = 0
+        #: canvas span ``[start, end)`` of the last call's query tokens (the outputs it computed)
+        self.query = (0, canvas.tokens.shape[1])
 
     def logits(
         self,
@@ -82,6 +91,7 @@ class StepRunner:
         else:
             query = (min(lo, first_out), hi)
             self.cache.dual(*query)
+        self.query = query
         out = self._forward(tokens, query, slice(first_out - query[0], end_out - query[0]))
         if self.shift and klo == 0:
             out = torch.cat([out[:, :1], out], dim=1)[:, : khi - klo]
@@ -110,6 +120,16 @@ class StepRunner:
             cond, uncond = logits.chunk(2, dim=0)
             logits = uncond + (self.cfg_scale + 1) * (cond - uncond)
         return logits
+
+
+def _given(canvas: Canvas, mask_id: int, keep_tokens: tuple[int, ...]) -> torch.Tensor:
+    """``[B, L]`` the attended non-mask positions of the initial canvas, except ``keep_tokens``."""
+    given = canvas.tokens != mask_id
+    if canvas.attention_mask is not None:
+        given &= canvas.attention_mask.bool()
+    if keep_tokens:
+        given &= ~torch.isin(canvas.tokens, torch.tensor(keep_tokens, device=canvas.tokens.device))
+    return given
 
 
 def _repeat(tensor: torch.Tensor | None, copies: int) -> torch.Tensor | None:

@@ -3,16 +3,20 @@
 A chooser maps logits ``[B, W, V]`` of the positions a step looks at to a :class:`TokenChoice`:
 the candidate token per position and the probabilities ``[B, W, V]`` that the confidence
 scores (:mod:`~dllm_core.generation.confidence`) are computed from. ``banned`` ids (the loop
-passes the mask id) are never chosen but stay in those probabilities, so a model that rates the
-mask token highest gets its runner-up committed, and confidences match the references'.
+passes the mask id when a preset suppresses it) are never chosen but stay in those
+probabilities, so a model that rates the mask token highest gets its runner-up committed, and
+confidences match the references'. Random draws follow the step's
+:class:`~dllm_core.generation.draws.DrawFrame` when one is given (see there).
 
 * :class:`GumbelChooser` (LLaDA, Fast-dLLM, dllm's MDLM): greedy at temperature 0, otherwise
   Gumbel-max sampling in float64, ``argmax(logits - T * log(-log U))`` with ``U ~ U(0, 1)`` (the
-  log of the references' ``exp(logits) / (-log U)^T``); confidences read the plain softmax of
-  the logits, in float32 (LLaDA) or float64 (Fast-dLLM).
+  log of the references' ``exp(logits) / (-log U)^T``); ``U`` is drawn over the frame's
+  ``[B, n, V]``, as ``torch.rand_like`` over the references' logits; confidences read the plain
+  softmax of the logits, in float32 (LLaDA) or float64 (Fast-dLLM).
 * :class:`CategoricalChooser` (Dream): logits divided by the temperature, filtered by top-p then
-  top-k, softmax in the logits' dtype; greedy at temperature 0, otherwise one categorical draw;
-  confidences read that filtered distribution.
+  top-k, softmax in the logits' dtype; greedy at temperature 0, otherwise one categorical draw
+  per candidate position, row-major (``torch.distributions.Categorical`` over the masked rows,
+  as Dream's ``sample_tokens``); confidences read that filtered distribution.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import torch
+
+from dllm_core.generation.draws import DrawFrame
 
 
 @dataclass(frozen=True)
@@ -37,10 +43,14 @@ class TokenChooser(ABC):
 
     @abstractmethod
     def choose(
-        self, logits: torch.Tensor, generator: torch.Generator | None, banned: Sequence[int] = ()
+        self,
+        logits: torch.Tensor,
+        generator: torch.Generator | None,
+        banned: Sequence[int] = (),
+        frame: DrawFrame | None = None,
     ) -> TokenChoice:
         """Pick tokens other than ``banned``; random draws use ``generator`` (``None``: torch's
-        global generator)."""
+        global generator) and are laid out as ``frame`` says (``None``: over the window)."""
 
 
 def top_p_filter(logits: torch.Tensor, top_p: float) -> torch.Tensor:
@@ -90,15 +100,12 @@ class GumbelChooser(TokenChooser):
     prob_dtype: torch.dtype = torch.float32
     confidence_suppress_tokens: tuple[int, ...] = ()
 
-    def choose(
-        self, logits: torch.Tensor, generator: torch.Generator | None, banned: Sequence[int] = ()
-    ) -> TokenChoice:
+    def choose(self, logits, generator, banned=(), frame=None):
         logits = filtered(logits, self.top_p, self.top_k)  # [B, W, V]
         scores = logits
         if self.temperature > 0:
-            uniform = torch.rand(logits.shape, dtype=torch.float64, device=logits.device,
-                                 generator=generator)
-            gumbel = -torch.log(-torch.log(uniform))  # float64
+            uniform = _gumbel_uniforms(logits, generator, frame)  # [B, W, V] float64
+            gumbel = -torch.log(-torch.log(uniform))
             scores = logits.double() + self.temperature * gumbel
         tokens = _without(scores, banned, -torch.inf).argmax(dim=-1)
         scored = logits.to(self.prob_dtype)
@@ -116,20 +123,34 @@ class CategoricalChooser(TokenChooser):
     top_k: int | None = None
     top_p: float | None = None
 
-    def choose(
-        self, logits: torch.Tensor, generator: torch.Generator | None, banned: Sequence[int] = ()
-    ) -> TokenChoice:
+    def choose(self, logits, generator, banned=(), frame=None):
         if self.temperature > 0:
             logits = logits / self.temperature
         probs = torch.softmax(filtered(logits, self.top_p, self.top_k), dim=-1)  # [B, W, V]
-        # the smallest positive float keeps every allowed token drawable when all mass is banned
-        allowed = _without(probs + torch.finfo(probs.dtype).tiny, banned, 0.0)
+        allowed = probs
+        if banned:
+            # the smallest positive float keeps every allowed token drawable when all mass is banned
+            allowed = _without(probs + torch.finfo(probs.dtype).tiny, banned, 0.0)
+        tokens = allowed.argmax(dim=-1)  # [B, W]
         if self.temperature > 0:
-            flat = allowed.reshape(-1, probs.shape[-1])
-            tokens = torch.multinomial(flat, 1, generator=generator).view(probs.shape[:-1])
-        else:
-            tokens = allowed.argmax(dim=-1)
+            drawn = torch.ones_like(tokens, dtype=torch.bool) if frame is None else frame.candidates
+            rows = allowed[drawn]  # [n, V], row-major
+            # Categorical(probs).sample(): one multinomial draw per row of the normalised probs
+            sample = torch.multinomial(rows / rows.sum(dim=-1, keepdim=True), 1, True, generator=generator)
+            tokens = tokens.masked_scatter(drawn, sample.squeeze(-1))
         return TokenChoice(tokens, probs)
+
+
+def _gumbel_uniforms(logits: torch.Tensor, generator: torch.Generator | None,
+                     frame: DrawFrame | None) -> torch.Tensor:
+    """``U(0, 1)`` float64 draws ``[B, W, V]`` for the window of ``logits``: drawn over the frame's
+    ``[B, n, V]`` (``frame.token_draws`` times, the last kept) and cut, or over the window."""
+    batch, _, vocab = logits.shape
+    shape = logits.shape if frame is None else (batch, frame.width, vocab)
+    draws = 1 if frame is None else frame.token_draws
+    for _ in range(draws):
+        uniform = torch.rand(shape, dtype=torch.float64, device=logits.device, generator=generator)
+    return uniform if frame is None else frame.cut(uniform)
 
 
 def _without(scores: torch.Tensor, banned: Sequence[int], value: float) -> torch.Tensor:

@@ -3,15 +3,18 @@ registration with transformers' auto classes.
 
 A family model lists :class:`DiffusionLMMixin` before ``PreTrainedModel`` and supplies only what
 is its own: its module tree under ``model``, weight names and, where the LM head sits outside
-``model``, :meth:`~DiffusionLMMixin._project_logits`::
+``model``, :meth:`~DiffusionLMMixin._project_logits`. The usual case, an ``lm_head`` beside
+``model`` that the config may tie to the token embedding, is :class:`DiffusionLMHeadMixin`::
 
-    class MyModel(DiffusionLMMixin, PreTrainedModel):
+    class MyModel(DiffusionLMHeadMixin, PreTrainedModel):
         config_class = MyConfig
         _input_embeddings_path = "model.embed_tokens"
-        _lm_head_path = "lm_head"
 
-        def _project_logits(self, hidden):  # [B, n_kept, D] -> [B, n_kept, V]
-            return self.lm_head(hidden)
+        def __init__(self, config):
+            super().__init__(config)
+            self.model = MyBackbone(config)
+            self._init_lm_head()
+            self.post_init()
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from __future__ import annotations
 from typing import Any, ClassVar, Optional
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from transformers import AutoConfig, AutoModel, AutoModelForMaskedLM
 from transformers.cache_utils import Cache
@@ -35,8 +39,8 @@ class DiffusionLMMixin:
     ``past_key_values.get_seq_length() + arange(q)``, runs the family's module tree
     ``self.model(input_ids, position_ids, attention_mask, cache, logits_to_keep)`` (which returns
     the kept positions only), turns its output into logits (:meth:`_project_logits`), adds the
-    masked-LM loss when ``labels`` are given and returns a ``DiffusionLMOutput`` (a tuple with
-    ``return_dict=False``).
+    masked-LM loss when ``labels`` are given and returns a ``DiffusionLMOutput`` (what
+    :meth:`_extend_output` makes of it; a tuple with ``return_dict=False``).
 
     Embeddings are reached by dotted module paths: ``_input_embeddings_path`` (the token
     embedding) and ``_lm_head_path`` (the untied LM head); when the config flag named by
@@ -98,19 +102,43 @@ class DiffusionLMMixin:
             position_ids = default_position_ids(input_ids, cache)
         hidden = self.model(input_ids, position_ids, attention_mask, cache, logits_to_keep)
         logits = self._project_logits(hidden)  # [B, n_kept, V]
-        return self._finish_forward(logits, labels, cache, return_dict)
-
-    def _finish_forward(
-        self,
-        logits: torch.Tensor,  # [B, n_kept, V]
-        labels: Optional[torch.LongTensor],  # [B, n_kept]
-        cache: Optional[Cache],
-        return_dict: bool,
-    ) -> DiffusionLMOutput | tuple:
-        """Add the masked-LM loss when ``labels`` are given and package the output."""
-        loss = masked_lm_loss(logits, labels) if labels is not None else None
+        loss = masked_lm_loss(logits, labels) if labels is not None else None  # labels [B, n_kept]
         out = DiffusionLMOutput(loss=loss, logits=logits, **{CACHE_FIELD: cache})
+        out = self._extend_output(out, input_ids, attention_mask)
         return out if return_dict else out.to_tuple()
+
+    def _extend_output(
+        self,
+        out: DiffusionLMOutput,
+        input_ids: torch.LongTensor,  # [B, q]
+        attention_mask: Optional[torch.Tensor],
+    ) -> DiffusionLMOutput:
+        """The output of ``forward`` (before any ``return_dict=False`` tuple), from the plain one;
+        ``out`` itself by default. A family that returns more (an MoE model's router outputs and
+        auxiliary loss) returns a subclass of ``DiffusionLMOutput`` here."""
+        return out
+
+
+class DiffusionLMHeadMixin(DiffusionLMMixin):
+    """:class:`DiffusionLMMixin` for a model whose LM head ``lm_head`` [V, D] (no bias) sits beside
+    ``model``, unless the config ties the output embedding to the input one:
+
+        logits = lm_head(h)   or, tied,   logits = h E^T   (E the token embedding [V, D])
+
+    The family's ``__init__`` calls :meth:`_init_lm_head` after building ``model``.
+    """
+
+    _lm_head_path: ClassVar[str] = "lm_head"
+
+    def _init_lm_head(self) -> None:
+        """``lm_head`` (``config.hidden_size`` -> ``config.vocab_size``) unless the embeddings are tied."""
+        if not getattr(self.config, self._tie_flag):
+            self.lm_head = nn.Linear(self.config.hidden_size, self.config.vocab_size, bias=False)
+
+    def _project_logits(self, hidden: torch.Tensor) -> torch.Tensor:  # [B, n_kept, D] -> [B, n_kept, V]
+        if getattr(self.config, self._tie_flag):
+            return F.linear(hidden, self.get_input_embeddings().weight)
+        return self.lm_head(hidden)
 
 
 def register_auto_classes(config_class: type, model_class: type) -> None:

@@ -49,6 +49,12 @@ class Objective(ABC):
     config_class: ClassVar[type[Any]]
     #: batch keys the objective reads; the trainer keeps these dataset columns
     batch_keys: ClassVar[tuple[str, ...]] = ("input_ids", "labels", "attention_mask", "mask_token_id")
+    #: the generator that samples what this objective trains when the family's default generator
+    #: cannot (recorded in the checkpoint's ``dllm.json``); ``None``: the family's default
+    generator: ClassVar[str | None] = None
+    #: config options a run fine-tuning a checkpoint trained with this objective takes over
+    #: from that checkpoint's ``dllm.json`` unless given (what the weights were shaped by)
+    checkpoint_options: ClassVar[tuple[str, ...]] = ()
 
     @abstractmethod
     def loss(

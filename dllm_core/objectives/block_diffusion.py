@@ -27,12 +27,18 @@ import torch
 from dllm_core.objectives.base import Batch, LossOutput, Objective
 from dllm_core.objectives.elbo import (
     DiffusionLossConfig,
+    cut_to_random_length,
     elbo_loss_output,
     masked_token_nll,
     sample_mask,
     sample_times,
 )
-from dllm_core.objectives.model_io import logits_of, model_float_dtype, resolve_mask_token_id
+from dllm_core.objectives.model_io import (
+    logits_of,
+    model_float_dtype,
+    resolve_mask_token_id,
+    with_router_loss,
+)
 
 if TYPE_CHECKING:
     from dllm_core.family import ModelFamily
@@ -84,6 +90,8 @@ class BlockDiffusionObjective(Objective):
 
     name: ClassVar[str] = "block-diffusion"
     config_class: ClassVar[type[BlockDiffusionConfig]] = BlockDiffusionConfig
+    generator: ClassVar[str | None] = "bd3lm"
+    checkpoint_options: ClassVar[tuple[str, ...]] = ("block_size",)
 
     def __init__(self, config: BlockDiffusionConfig | None = None) -> None:
         self.config = config if config is not None else BlockDiffusionConfig()
@@ -100,11 +108,14 @@ class BlockDiffusionObjective(Objective):
         *,
         generator: torch.Generator | None = None,
     ) -> LossOutput:
-        """Draw one time per block and the mask, then score (see :meth:`loss_at`)."""
+        """Cut the batch to a random length (``random_length_ratio``), draw one time per block
+        (``time_sampling`` over the batch, per block index) and the mask, then score (see
+        :meth:`loss_at`)."""
+        batch = cut_to_random_length(batch, self.config.random_length_ratio, generator)
         labels = batch["labels"]  # [B, L]
         maskable = labels != -100
         shape = (labels.shape[0], self.num_blocks(labels.shape[1]))
-        t = sample_times(shape, self.config.eps, labels.device, generator)  # [B, K]
+        t = sample_times(shape, self.config.eps, labels.device, generator, self.config.time_sampling)  # [B, K]
         token_t = self._per_token(t, labels.shape[1])  # [B, L]
         mask_probability = 1 - self.config.schedule.alpha(token_t)  # [B, L]
         masked = sample_mask(mask_probability, maskable, generator)  # [B, L]
@@ -168,4 +179,5 @@ class BlockDiffusionObjective(Objective):
         logits = logits_of(output)[:, :length]  # [B, L, V]: the x_t half
         token_nll = masked_token_nll(logits, x0, masked)  # [B, L]
         schedule_weight = self.config.schedule.weight(self._per_token(t, length))  # [B, L]
-        return elbo_loss_output(token_nll, schedule_weight, maskable, self.config)
+        return with_router_loss(elbo_loss_output(token_nll, schedule_weight, maskable, self.config),
+                                model, output)

@@ -18,6 +18,26 @@ of ``w * CE`` is then normalised (``normalization``), with n_b the maskable coun
 * ``"batch"``: divide by the batch size B -- a per-sequence NLL bound (MDLM-style sums).
 
 Rows without maskable tokens contribute nothing; an empty batch gives loss 0.
+
+Time draws (``time_sampling``) over the batch dimension of size B, mapped by t = eps + (1 - eps) s
+into [eps, 1] (eps > 0 keeps w(t) finite):
+
+* ``"iid"``: s_i = U_i, independent (LLaDA);
+* ``"low-discrepancy"``: s_i = (U + i / B) mod 1 with one U for the batch (the sampler of VDM,
+  Kingma et al. 2021, that MDLM, arXiv 2406.07524, describes): one draw in each interval
+  [k / B, (k + 1) / B), so the batch mean of s has variance 1 / (12 B^2) instead of 1 / (12 B);
+* ``"stratified"``: s_i = (pi(i) + U_i) / B, one independent draw in each interval (what MDLM's
+  code runs under ``antithetic_sampling``, there with pi the identity; here pi is a random
+  permutation of the rows), variance 1 / (12 B^3).
+
+Each s_i on its own is still U[0, 1), so the loss of any fixed batch stays an unbiased estimate;
+only its variance drops.
+
+Random length (``random_length_ratio``, LLaDA's pre-training recipe, arXiv 2502.09992: "1% of the
+pre-training data" set to a length drawn uniformly from [1, L]): with that probability a batch
+``[B, L]`` is cut to one length n ~ U{1, ..., L} for all its rows, as LLaDA's guidelines and
+dllm's ``RandomTruncateWrapper`` do; the cut is logical, as in dllm: positions >= n get label
+-100 and attention 0, the tensors keep their shape.
 """
 
 from __future__ import annotations
@@ -28,11 +48,12 @@ from typing import ClassVar, Literal, get_args
 import torch
 import torch.nn.functional as F
 
-from dllm_core.objectives.base import LossOutput
+from dllm_core.objectives.base import Batch, LossOutput
 from dllm_core.schedules import LinearSchedule, NoiseSchedule
 
 Weighting = Literal["schedule", "uniform", "cart"]
 Normalization = Literal["token", "sequence", "batch"]
+TimeSampling = Literal["iid", "low-discrepancy", "stratified"]
 
 
 @dataclass
@@ -43,15 +64,23 @@ class DiffusionLossConfig:
     weightings: ClassVar[tuple[str, ...]] = ("schedule", "uniform")
 
     schedule: NoiseSchedule = field(default_factory=LinearSchedule)  # alpha(t)
-    eps: float = 1e-3  # t = eps + (1 - eps) U keeps w(t) finite (LLaDA, MDLM)
+    eps: float = 1e-3  # t = eps + (1 - eps) U keeps w(t) finite (LLaDA, MDLM); 0 < eps < 1
     weighting: Weighting = "schedule"  # "schedule": -alpha'/(1 - alpha); "uniform": 1; "cart": w_i
     normalization: Normalization = "token"  # "token" | "sequence" | "batch" (module docstring)
+    time_sampling: TimeSampling = "iid"  # "iid" | "low-discrepancy" | "stratified" (module docstring)
+    random_length_ratio: float = 0.0  # chance a batch is cut to a random length (LLaDA PT: 0.01)
 
     def __post_init__(self) -> None:
         if not isinstance(self.schedule, NoiseSchedule):
             raise TypeError(f"schedule must be a NoiseSchedule, got {type(self.schedule).__name__}")
-        if not 0 <= self.eps < 1:
-            raise ValueError(f"eps must lie in [0, 1), got {self.eps}")
+        if not 0 < self.eps < 1:
+            raise ValueError(f"eps must lie in (0, 1): t = eps + (1 - eps) U must stay above 0, where the "
+                             f"weight w(t) is infinite; got eps={self.eps} (the usual value is 1e-3)")
+        if self.time_sampling not in get_args(TimeSampling):
+            raise ValueError(f"time_sampling must be one of {get_args(TimeSampling)}, got {self.time_sampling!r}")
+        if not 0 <= self.random_length_ratio <= 1:
+            raise ValueError(f"random_length_ratio is a probability in [0, 1] (arXiv 2502.09992 pre-trains with 0.01), "
+                             f"got {self.random_length_ratio}")
         if self.weighting not in self.weightings:
             raise ValueError(f"weighting must be one of {self.weightings}, got {self.weighting!r}")
         if self.normalization not in get_args(Normalization):
@@ -61,11 +90,46 @@ class DiffusionLossConfig:
 
 
 def sample_times(
-    shape: tuple[int, ...], eps: float, device: torch.device, generator: torch.Generator | None
+    shape: tuple[int, ...],
+    eps: float,
+    device: torch.device,
+    generator: torch.Generator | None,
+    sampling: TimeSampling = "iid",
 ) -> torch.Tensor:
-    """t = eps + (1 - eps) U with U ~ U[0, 1), float32 of ``shape``."""
-    u = torch.rand(shape, device=device, generator=generator)
-    return eps + (1 - eps) * u
+    """t = eps + (1 - eps) s, float32 of ``shape`` ``[B, ...]``, with s in [0, 1) drawn over the
+    batch dimension as ``sampling`` says (module docstring); each trailing index (the blocks of
+    block diffusion) gets its own draws."""
+    batch = shape[0]
+    offsets = torch.arange(batch, device=device).view(batch, *([1] * (len(shape) - 1))) / batch  # [B, 1, ...]
+    if sampling == "low-discrepancy":
+        u = torch.rand((1, *shape[1:]), device=device, generator=generator)  # [1, ...]: one U per column
+        s = torch.remainder(u + offsets, 1.0)
+    elif sampling == "stratified":
+        strata = torch.randperm(batch, device=device, generator=generator)  # [B], pi
+        s = offsets[strata] + torch.rand(shape, device=device, generator=generator) / batch
+    else:
+        s = torch.rand(shape, device=device, generator=generator)
+    return eps + (1 - eps) * s
+
+
+def cut_to_random_length(batch: Batch, ratio: float, generator: torch.Generator | None) -> Batch:
+    """With probability ``ratio``, ``batch`` cut to one length n ~ U{1, ..., L} (module docstring):
+    ``labels [B, L]`` -100 and ``attention_mask [B, L]`` 0 (made if absent) at positions >= n.
+
+    Draws nothing when ``ratio`` is 0, so the other draws do not move.
+    """
+    if ratio == 0:
+        return batch
+    labels = batch["labels"]  # [B, L]
+    device = labels.device
+    if torch.rand((), device=device, generator=generator).item() >= ratio:
+        return batch
+    length = int(torch.randint(1, labels.shape[1] + 1, (), device=device, generator=generator).item())
+    cut = torch.arange(labels.shape[1], device=device) >= length  # [L]
+    attention = batch.get("attention_mask")
+    if attention is None:
+        attention = torch.ones_like(labels)
+    return {**batch, "labels": labels.masked_fill(cut, -100), "attention_mask": attention.masked_fill(cut, 0)}
 
 
 def sample_mask(

@@ -1,7 +1,9 @@
 """Masked diffusion (MDLM, arXiv 2406.07524; LLaDA, arXiv 2502.09992): the ``masked-diffusion``
 objective.
 
-Per sequence b: t_b = eps + (1 - eps) U; each maskable position (``labels != -100``) becomes the
+Per sequence b: t_b = eps + (1 - eps) U (independent, or spread over the batch:
+``time_sampling``; a batch may first be cut to a random length: ``random_length_ratio``, both in
+:mod:`dllm_core.objectives.elbo`); each maskable position (``labels != -100``) becomes the
 mask token independently with probability 1 - alpha(t_b); the model sees x_t and the loss is the
 cross-entropy of x_0 at the masked positions, weighted by w(t_b) = -alpha'(t_b)/(1 - alpha(t_b))
 and normalised as described in :mod:`dllm_core.objectives.elbo`. Prompt tokens and padding
@@ -27,12 +29,13 @@ from dllm_core.objectives.base import Batch, LossOutput, Objective
 from dllm_core.objectives.cart import cart_weights
 from dllm_core.objectives.elbo import (
     DiffusionLossConfig,
+    cut_to_random_length,
     elbo_loss_output,
     masked_token_nll,
     sample_mask,
     sample_times,
 )
-from dllm_core.objectives.model_io import logits_of, resolve_mask_token_id, shift_logits
+from dllm_core.objectives.model_io import logits_of, resolve_mask_token_id, shift_logits, with_router_loss
 
 if TYPE_CHECKING:
     from dllm_core.family import ModelFamily
@@ -77,10 +80,13 @@ class MaskedDiffusionObjective(Objective):
         *,
         generator: torch.Generator | None = None,
     ) -> LossOutput:
-        """Draw t and the mask, then score (see :meth:`loss_at`)."""
+        """Cut the batch to a random length (``random_length_ratio``), draw t and the mask, then
+        score (see :meth:`loss_at`)."""
+        batch = cut_to_random_length(batch, self.config.random_length_ratio, generator)
         labels = batch["labels"]  # [B, L]
         maskable = labels != -100  # [B, L]
-        t = sample_times((labels.shape[0],), self.config.eps, labels.device, generator)  # [B]
+        t = sample_times((labels.shape[0],), self.config.eps, labels.device, generator,
+                         self.config.time_sampling)  # [B]
         mask_probability = 1 - self.config.schedule.alpha(t)  # [B]
         masked = sample_mask(mask_probability[:, None], maskable, generator)  # [B, L]
         return self._score(model, batch, family, t, masked)
@@ -127,4 +133,5 @@ class MaskedDiffusionObjective(Objective):
             attention_mask = batch.get("attention_mask")
             real = attention_mask.bool() if attention_mask is not None else torch.ones_like(masked)
             token_weight = cart_weights(masked, real, self.config.cart_p)  # [B, L]
-        return elbo_loss_output(token_nll, schedule_weight, maskable, self.config, token_weight)
+        result = elbo_loss_output(token_nll, schedule_weight, maskable, self.config, token_weight)
+        return with_router_loss(result, model, output)

@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-from dllm_core.objectives.base import Batch
+from dllm_core.objectives.base import Batch, LossOutput
 
 
 def unwrap_model(model: torch.nn.Module) -> torch.nn.Module:
@@ -76,3 +76,18 @@ def shift_logits(logits: torch.Tensor) -> torch.Tensor:
     ``[B, L, V] -> [B, L, V]``: out[:, 0] = logits[:, 0], out[:, i] = logits[:, i - 1] for i >= 1.
     """
     return torch.cat([logits[:, :1], logits[:, :-1]], dim=1)
+
+
+def with_router_loss(result: LossOutput, model: torch.nn.Module, output: Any) -> LossOutput:
+    """Add a mixture-of-experts model's load-balancing loss while training.
+
+    A model that returns ``aux_loss`` (its routers' load-balancing loss, when its config sets
+    ``output_router_logits``) gets ``loss += router_aux_loss_coef * aux_loss``, the weighting
+    transformers' MoE models use; ``router_aux_loss`` is reported. Anything else is unchanged.
+    """
+    aux = getattr(output, "aux_loss", None)
+    coefficient = getattr(model_config(model), "router_aux_loss_coef", 0.0) or 0.0
+    if aux is None or not model.training or coefficient == 0:
+        return result
+    metrics = {**result.metrics, "router_aux_loss": aux.detach()}
+    return LossOutput(result.loss + coefficient * aux.to(result.loss.dtype), metrics)

@@ -11,8 +11,14 @@ Subclass one per schedule (the subclass name must start with ``Test`` for pytest
         def make_schedule(self):
             return MySchedule(power=3.0)
 
-The checks: boundary values, monotonicity, the derivative against central finite differences,
-the weight formula, reveal probabilities in [0, 1], python floats and tensors agreeing (and
+        def reference_alpha(self, t):      # the formula, written independently in the test
+            return 1 - t**3
+
+The checks: the values against the test's own closed form (``reference_alpha`` /
+``reference_kappa``, skipped with a notice when a suite gives none), boundary values,
+monotonicity, the derivative against central finite differences, the weight and the reveal
+probability against their definitions evaluated on the closed form (or, without one, on the
+schedule's values), reveal probabilities in [0, 1], python floats and tensors agreeing (and
 keeping their kind), a clear ``ValueError`` for t outside [0, 1], the JSON round trip, and that
 the registry resolves ``schedule_name`` to the class.
 """
@@ -20,7 +26,7 @@ the registry resolves ``schedule_name`` to the class.
 from __future__ import annotations
 
 import math
-from typing import ClassVar
+from typing import Callable, ClassVar
 
 import pytest
 import torch
@@ -29,8 +35,17 @@ from dllm_core.registry import get_registry
 from dllm_core.schedules import EditSchedule, NoiseSchedule, schedule_from_config
 
 
+#: the step of the central finite differences
+STEP = 1e-6
+
+
 def _grid(points: int = 201, low: float = 0.0, high: float = 1.0) -> torch.Tensor:
     return torch.linspace(low, high, points, dtype=torch.float64)  # [points]
+
+
+def _central_difference(function, t: torch.Tensor) -> torch.Tensor:
+    """(f(t + h) - f(t - h)) / 2h, for t at least h inside [0, 1]."""
+    return (function(t + STEP) - function(t - STEP)) / (2 * STEP)
 
 
 class _ScheduleTests:
@@ -45,6 +60,21 @@ class _ScheduleTests:
 
     def _value(self, schedule, t):  # alpha or kappa
         raise NotImplementedError
+
+    def _reference(self):  # the suite's closed form of alpha or kappa, or None
+        raise NotImplementedError
+
+    def _truth(self, schedule):
+        """The closed form when the suite has one, else the schedule's own values."""
+        reference = self._reference()
+        return reference if reference is not None else (lambda t: self._value(schedule, t))
+
+    def test_values_match_the_closed_form(self) -> None:
+        reference = self._reference()
+        if reference is None:
+            pytest.skip("the suite gives no closed form: define reference_alpha / reference_kappa")
+        t = _grid(201)
+        torch.testing.assert_close(self._value(self.make_schedule(), t), reference(t), rtol=1e-12, atol=1e-12)
 
     def test_name_matches(self) -> None:
         assert self.make_schedule().name == self.schedule_name
@@ -103,9 +133,14 @@ class NoiseScheduleTests(_ScheduleTests):
     #: alpha(1); the contract says 0. Only a schedule documenting a deviation sets it (MDLM's
     #: loglinear keeps alpha(1) = eps).
     terminal_alpha: ClassVar[float] = 0.0
+    #: the suite's own closed form of alpha(t) on a float64 tensor (a method), or None
+    reference_alpha: ClassVar[Callable[..., torch.Tensor] | None] = None
 
     def _value(self, schedule, t):
         return schedule.alpha(t)
+
+    def _reference(self):
+        return self.reference_alpha
 
     def test_boundaries(self) -> None:
         schedule = self.make_schedule()
@@ -118,18 +153,19 @@ class NoiseScheduleTests(_ScheduleTests):
         assert torch.all((alpha >= -self.atol) & (alpha <= 1 + self.atol))
 
     def test_derivative_matches_finite_differences(self) -> None:
-        schedule, h = self.make_schedule(), 1e-6
+        schedule = self.make_schedule()
         t = _grid(99, 0.01, 0.99)
-        numeric = (schedule.alpha(t + h) - schedule.alpha(t - h)) / (2 * h)
-        torch.testing.assert_close(schedule.alpha_derivative(t), numeric, rtol=1e-5, atol=1e-6)
+        for values in (lambda x: schedule.alpha(x), self._truth(schedule)):  # its own values, the closed form
+            numeric = _central_difference(values, t)
+            torch.testing.assert_close(schedule.alpha_derivative(t), numeric, rtol=1e-5, atol=1e-6)
         assert torch.all(schedule.alpha_derivative(t) <= self.atol)
 
     def test_weight_formula(self) -> None:
         schedule = self.make_schedule()
-        t = _grid(100, 0.01, 1.0)
-        expected = -schedule.alpha_derivative(t) / (1 - schedule.alpha(t))
-        torch.testing.assert_close(schedule.weight(t), expected)
-        assert torch.all(schedule.weight(t) >= 0)
+        alpha, t = self._truth(schedule), _grid(99, 0.01, 0.99)
+        expected = -_central_difference(alpha, t) / (1 - alpha(t))  # w = -alpha' / (1 - alpha)
+        torch.testing.assert_close(schedule.weight(t), expected, rtol=1e-5, atol=1e-6)
+        assert torch.all(schedule.weight(_grid(100, 0.01, 1.0)) >= 0)
 
     def test_reveal_probability_in_unit_interval(self) -> None:
         schedule = self.make_schedule()
@@ -148,9 +184,10 @@ class NoiseScheduleTests(_ScheduleTests):
 
     def test_reveal_probability_formula(self) -> None:
         schedule = self.make_schedule()
-        s, t = 0.3, 0.8
-        expected = (schedule.alpha(s) - schedule.alpha(t)) / (1 - schedule.alpha(t))
-        assert math.isclose(schedule.reveal_probability(s, t), expected, rel_tol=1e-12)
+        alpha = self._truth(schedule)
+        s, t = torch.tensor([0.0, 0.3, 0.5], dtype=torch.float64), torch.tensor([0.2, 0.8, 1.0], dtype=torch.float64)
+        expected = (alpha(s) - alpha(t)) / (1 - alpha(t))
+        torch.testing.assert_close(schedule.reveal_probability(s, t), expected, rtol=1e-12, atol=1e-12)
 
     def test_reveal_probability_rejects_s_after_t(self) -> None:
         with pytest.raises(ValueError, match="s <= t"):
@@ -160,8 +197,14 @@ class NoiseScheduleTests(_ScheduleTests):
 class EditScheduleTests(_ScheduleTests):
     """The :class:`~dllm_core.schedules.EditSchedule` contract."""
 
+    #: the suite's own closed form of kappa(t) on a float64 tensor (a method), or None
+    reference_kappa: ClassVar[Callable[..., torch.Tensor] | None] = None
+
     def _value(self, schedule, t):
         return schedule.kappa(t)
+
+    def _reference(self):
+        return self.reference_kappa
 
     def test_boundaries(self) -> None:
         schedule = self.make_schedule()
@@ -174,15 +217,16 @@ class EditScheduleTests(_ScheduleTests):
         assert torch.all((kappa >= -self.atol) & (kappa <= 1 + self.atol))
 
     def test_derivative_matches_finite_differences(self) -> None:
-        schedule, h = self.make_schedule(), 1e-6
+        schedule = self.make_schedule()
         t = _grid(99, 0.01, 0.99)
-        numeric = (schedule.kappa(t + h) - schedule.kappa(t - h)) / (2 * h)
-        torch.testing.assert_close(schedule.kappa_derivative(t), numeric, rtol=1e-5, atol=1e-6)
+        for values in (lambda x: schedule.kappa(x), self._truth(schedule)):  # its own values, the closed form
+            numeric = _central_difference(values, t)
+            torch.testing.assert_close(schedule.kappa_derivative(t), numeric, rtol=1e-5, atol=1e-6)
         assert torch.all(schedule.kappa_derivative(t) >= -self.atol)
 
     def test_weight_formula(self) -> None:
         schedule = self.make_schedule()
-        t = _grid(100, 0.0, 0.99)
-        expected = schedule.kappa_derivative(t) / (1 - schedule.kappa(t))
-        torch.testing.assert_close(schedule.weight(t), expected)
-        assert torch.all(schedule.weight(t) >= 0)
+        kappa, t = self._truth(schedule), _grid(99, 0.01, 0.99)
+        expected = _central_difference(kappa, t) / (1 - kappa(t))  # w = kappa' / (1 - kappa)
+        torch.testing.assert_close(schedule.weight(t), expected, rtol=1e-5, atol=1e-6)
+        assert torch.all(schedule.weight(_grid(100, 0.0, 0.99)) >= 0)

@@ -104,21 +104,40 @@ def check_context(config: TrainRunConfig, model_config: Any) -> None:
 
 
 def build_objective(config: TrainRunConfig, family: ModelFamily) -> Any:
-    """The registered objective (``--objective`` or the family's default) with the schedule, the
-    weighting and the other options of its config."""
+    """The registered objective with the schedule, the weighting and the other options of its config.
+
+    The objective is ``--objective``, else the one the base checkpoint (``--model``) was trained
+    with, else the family's default. Options, later ones winning: the family's
+    ``objective_defaults`` for it, the base checkpoint's values of the objective's
+    ``checkpoint_options`` (e.g. the block size its weights were trained with), the flags, then
+    ``--objective-option``.
+    """
     registry = get_registry()
-    objective_class = registry.objectives.get(config.objective or family.default_objective)
-    options: dict[str, Any] = {}
+    base = base_objective(config)
+    name = config.objective or base.get("name") or family.default_objective
+    objective_class = registry.objectives.get(name)
+    options: dict[str, Any] = dict(family.objective_defaults.get(objective_class.name, {}))
+    if base.get("name") == objective_class.name:
+        options.update({key: base[key] for key in objective_class.checkpoint_options if key in base})
     if config.schedule is not None:
         options["schedule"] = registry.schedules.get(config.schedule)()
     if config.weighting is not None:
         check_weighting(objective_class, config.weighting)
         options["weighting"] = config.weighting
+    options.update(config.objective_flag_options())
     options.update(config.objective_options)
     try:
         return objective_class(objective_class.config_class(**options))
     except (TypeError, ValueError) as exc:
         raise DllmError(f"objective {objective_class.name}: {exc}") from None
+
+
+def base_objective(config: TrainRunConfig) -> dict[str, Any]:
+    """The ``objective`` section of the base checkpoint's ``dllm.json`` (empty without one)."""
+    if config.model is None or not Path(config.model).is_dir():
+        return {}
+    info = CheckpointInfo.read(Path(config.model))
+    return dict(info.objective) if info is not None else {}
 
 
 def check_weighting(objective_class: Any, weighting: str) -> None:
@@ -168,16 +187,39 @@ def build_datasets(config: TrainRunConfig, tokenizer: Any, family: ModelFamily) 
 def checkpoint_info(config: TrainRunConfig, family: ModelFamily, objective: Any) -> CheckpointInfo:
     objective_config = dataclasses.asdict(objective.config)
     objective_config["schedule"] = objective.config.schedule.to_config()
-    generator = {"preset": family.default_generator, **family.generator_defaults, **config.generator_defaults}
     return CheckpointInfo(
         family=family.name,
         objective={"name": objective.name, **objective_config},
         schedule=objective.config.schedule.to_config(),
-        generator=generator,
+        generator={**trained_generator(family, objective), **config.generator_defaults},
         extra={"mode": config.mode, "data": config.data, "preset": config.preset, "base_model": config.model,
                "sft_padding": sft_padding(config, family),
                **({"backbone_family": config.backbone} if config.backbone else {})},
     )
+
+
+def trained_generator(family: ModelFamily, objective: Any) -> dict[str, Any]:
+    """``dllm.json``'s generator section for a model of ``family`` trained with ``objective``.
+
+    The family's default generator and settings, unless the objective is not the family's
+    default and names its own generator (block diffusion: ``bd3lm``); then the family's
+    settings carry over to that generator by role. A block size in the objective's config
+    becomes the generator's block parameter, so sampling uses the blocks the model learned.
+    """
+    from dllm_core.session import carry_over
+
+    generators = get_registry().generators
+    default = generators.get(family.default_generator)
+    name = family.default_generator
+    settings = dict(family.generator_defaults)
+    if objective.name != family.default_objective and objective.generator is not None:
+        name = objective.generator
+        settings = carry_over(settings, default, generators.get(name))
+    block_parameter = generators.get(name).roles.block
+    block_size = getattr(objective.config, "block_size", None)
+    if block_parameter is not None and block_size is not None:
+        settings[block_parameter] = block_size
+    return {"preset": name, **settings}
 
 
 def training_arguments(config: TrainRunConfig, has_eval: bool, configured_state: bool = False) -> Any:

@@ -54,6 +54,13 @@ class TrainRunConfig:
     weighting: str | None = option(
         None, group=OBJECTIVE, help="loss weighting, one of the objective's (`dllm list objectives NAME`): e.g. "
                                     "schedule (its w(t), the default), uniform (1) or cart")
+    time_sampling: str | None = option(
+        None, group=OBJECTIVE, metavar="KIND", help="how a batch's diffusion times are drawn: iid, low-discrepancy (one uniform "
+                                    "shifted by i/B, as MDLM describes) or stratified (one draw in each 1/B "
+                                    "interval, MDLM's code); default: the objective's (iid)")
+    random_length_ratio: float | None = option(
+        None, group=OBJECTIVE, metavar="P", help="--mode pt: chance that a batch is cut to one random length, uniform in "
+                                    "[1, --max-length] (arXiv 2502.09992's pre-training uses 0.01); default: the objective's (0)")
     objective_options: dict[str, Any] = option(
         default_factory=dict, group=OBJECTIVE, flag="--objective-option",
         help="another field of the objective's config, e.g. source=prompt (VALUE is read as "
@@ -105,6 +112,13 @@ class TrainRunConfig:
                            target_modules=list(self.lora_target_modules),
                            modules_to_save=list(self.lora_modules_to_save))
 
+    def objective_flag_options(self) -> dict[str, Any]:
+        """The fields of the objective's config that have their own flag (``--time-sampling``,
+        ``--random-length-ratio``), those given; the objective is built from these, then
+        ``--objective-option`` (which :meth:`check` keeps from contradicting them)."""
+        given = {"time_sampling": self.time_sampling, "random_length_ratio": self.random_length_ratio}
+        return {name: value for name, value in given.items() if value is not None}
+
     def check(self) -> None:
         """What can be checked before anything loads: options that exclude or need each other,
         the family name, the data spec and the optional packages LoRA and 4-bit need."""
@@ -114,6 +128,14 @@ class TrainRunConfig:
             raise DllmError("--lora and --load-in-4bit adapt a trained checkpoint: pass --model PATH")
         if self.streaming and (self.mode != "pt" or self.max_steps <= 0):
             raise DllmError("--streaming packs pretraining text of unknown length: use it with --mode pt --max-steps N")
+        if self.random_length_ratio and self.mode != "pt":
+            raise DllmError("--random-length-ratio cuts pretraining blocks (arXiv 2502.09992's recipe) and would cut SFT answers: "
+                            "use it with --mode pt")
+        for name, value in self.objective_flag_options().items():
+            if name in self.objective_options and self.objective_options[name] != value:
+                flag = "--" + name.replace("_", "-")
+                raise DllmError(f"{flag} {value} and --objective-option {name}={self.objective_options[name]} "
+                                f"disagree: give one of them")
         if self.family is not None:
             get_registry().families.get(self.family)
         parse_dataset_spec(self.data)

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from dllm_core.generation import DREAM, FASTDLLM, LLADA, MDLM, generate
-from dllm_core.testing.generation import ToyDiffusionLM
+from dllm_core.testing.generation import ToyConfig, ToyDiffusionLM, ToyOutput
 
 MASK, EOS, PAD = 39, 38, 37
 
@@ -83,12 +83,62 @@ def test_suppressed_eos_never_appears(model):
     assert bool((free.sequences == EOS).any()) and not bool((banned.sequences == EOS).any())
 
 
-def test_mask_token_is_never_committed():
+def _mask_lover() -> ToyDiffusionLM:
     lover = ToyDiffusionLM()
     with torch.no_grad():
         lover.head.bias[MASK] += 8.0  # predicts the mask token everywhere
-    out = generate(lover, torch.tensor([[3, 14, 15, 9]]), preset=LLADA, steps=4, gen_length=8, block_length=8)
+    return lover
+
+
+def test_a_chosen_mask_token_leaves_the_position_masked():
+    """LLaDA's reference: the transfer is used up, nothing is committed, the mask stays."""
+    committed = []
+    out = generate(_mask_lover(), torch.tensor([[3, 14, 15, 9]]), preset=LLADA, steps=4, gen_length=8,
+                   block_length=8, callback=lambda info: committed.append(int(info.committed.sum())))
+    assert out.nfe == 4 and committed == [0, 0, 0, 0]
+    assert out.sequences[0, 4:].tolist() == [MASK] * 8
+
+
+def test_suppress_mask_token_never_chooses_it():
+    out = generate(_mask_lover(), torch.tensor([[3, 14, 15, 9]]), preset=LLADA, steps=4, gen_length=8,
+                   block_length=8, suppress_mask_token=True)
     assert not bool((out.sequences == MASK).any())
+
+
+def test_threshold_block_does_not_hang_on_the_mask_token():
+    """Fast-dLLM's threshold loop never ends when its forced best token is the mask id; ours
+    redoes such a step with the mask id banned, so every block still fills."""
+    out = generate(_mask_lover(), torch.tensor([[3, 14, 15, 9]]), preset=FASTDLLM, steps=2, gen_length=8,
+                   block_length=4, threshold=0.9)
+    assert not bool((out.sequences == MASK).any()) and out.nfe <= 8
+
+
+def test_masks_left_by_a_block_are_candidates_of_the_next():
+    """Masks left in block 0 (mask id chosen) are filled during block 1 (ML-GSAI ``generate``
+    ranks every masked position before the block's end), and block 1 then ends short."""
+
+    class MaskFirstCall(torch.nn.Module):
+        """First call: the mask id everywhere; later: token 5, more confident further left."""
+
+        def __init__(self):
+            super().__init__()
+            self.inner, self.calls, self.config = ToyDiffusionLM(), 0, ToyConfig()
+
+        def forward(self, input_ids, **kwargs):
+            logits = self.inner(input_ids, **kwargs).logits
+            self.calls += 1
+            if self.calls == 1:
+                logits[..., MASK] = 1e4
+            else:
+                logits[..., 5] = 20.0 - torch.arange(logits.shape[1], dtype=logits.dtype)
+            return ToyOutput(logits)
+
+    committed = []
+    out = generate(MaskFirstCall(), torch.tensor([[3, 14, 15, 9]]), preset=LLADA, steps=4, gen_length=8,
+                   block_length=4, callback=lambda info: committed.append(info.committed[0].nonzero().flatten().tolist()))
+    assert [len(c) for c in committed] == [0, 2, 2, 2]  # block 0, step 0 chose the mask id twice
+    assert all(4 <= position < 8 for position in committed[2])  # block 1 fills block 0's leftovers first
+    assert (out.sequences[0] == MASK).nonzero().flatten().tolist() == [10, 11]
 
 
 def test_stop_at_eos_skips_the_remaining_blocks():

@@ -1,5 +1,6 @@
-"""Every preset and its main options on the toy model: no mask left, prompts untouched,
-committed tokens final, NFE within budget, reproducible under a seed (``PresetConformance``)."""
+"""Every preset and its main options on the toy model: no mask left, the caller's prompts kept,
+committed tokens final, NFE within budget, reproducible under a seed, in a second process too
+(``PresetConformance``)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ class TestLLaDARandomRemaskingWithTemperature(PresetConformance):
     max_nfe = 6
 
     def test_seeds_differ(self):
-        assert not __import__("torch").equal(self._run(seed=1).sequences, self._run(seed=2).sequences)
+        assert not torch.equal(self._run(seed=1).sequences, self._run(seed=2).sequences)
 
 
 class TestLLaDAGuidance(PresetConformance):
@@ -109,6 +110,14 @@ class TestMDLM(PresetConformance):
         assert out.sequences.shape == (2, 18)
         assert out.sequences[1, 15:].tolist() == [38, 38, 38]  # eos filler after 3 + 12 tokens
         assert not bool((out.sequences[0] == 38).any())  # suppressed in the generated part
+
+
+class TestMDLMLeftPaddedTensor(PresetConformance):
+    """The suite's own prompts: a left-padded ``[B, Lp]`` tensor with its attention mask."""
+
+    preset = MDLM
+    params = dict(steps=8, max_new_tokens=8, block_size=4)
+    max_nfe = 8
 
 
 class TestMDLMGuidanceWithShift(PresetConformance):

@@ -83,10 +83,14 @@ def test_gumbel_sampling_follows_softmax_over_temperature():
     assert abs(float((sharp == 0).float().mean()) - 0.7**4 / (0.7**4 + 0.3**4)) < 0.03
 
 
-def test_gumbel_sampling_is_reproducible_and_seed_dependent():
-    logits = torch.zeros(1, 64, 10)
+def test_gumbel_sampling_is_the_reference_formula_on_the_seeded_draws():
+    """argmax of exp(logits) / (-log U)^T with U = torch.rand(float64) from the same generator."""
+    logits = torch.randn(2, 16, 10, generator=_gen(0))
+    for temperature, seed in [(1.0, 3), (0.5, 4)]:
+        uniform = torch.rand(logits.shape, dtype=torch.float64, generator=_gen(seed))
+        expected = (logits.double().exp() / (-torch.log(uniform)) ** temperature).argmax(dim=-1)
+        assert torch.equal(GumbelChooser(temperature=temperature).choose(logits, _gen(seed)).tokens, expected)
     chooser = GumbelChooser(temperature=1.0)
-    assert torch.equal(chooser.choose(logits, _gen(3)).tokens, chooser.choose(logits, _gen(3)).tokens)
     assert not torch.equal(chooser.choose(logits, _gen(3)).tokens, chooser.choose(logits, _gen(4)).tokens)
 
 

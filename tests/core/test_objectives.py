@@ -1,4 +1,5 @@
-"""Masked and block diffusion objectives, checked against exact values on toy models."""
+"""Masked and block diffusion objectives, checked against exact values on toy models; time
+sampling and random length checked statistically against their closed forms."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from dllm_core.objectives import (
     MaskedDiffusionObjective,
     bd3lm_attention_mask,
 )
+from dllm_core.objectives.elbo import cut_to_random_length, sample_times
 from dllm_core.schedules import CosineSchedule, LinearSchedule
 
 VOCAB, LENGTH, MASK_ID = 7, 12, 6
@@ -360,3 +362,140 @@ def test_block_diffusion_attention_reaches_a_transformers_model() -> None:
     base, later, earlier = logits
     torch.testing.assert_close(later, base)  # no x_t block sees x_0 block 1
     assert not torch.allclose(earlier[:, 4:], base[:, 4:])  # x_t block 1 sees x_0 block 0
+
+
+# -- time sampling and random length -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("config_class", [MaskedDiffusionConfig, BlockDiffusionConfig])
+@pytest.mark.parametrize("eps", [0.0, -1e-3, 1.0, 1.5])
+def test_eps_outside_the_open_unit_interval_is_refused(config_class, eps: float) -> None:
+    with pytest.raises(ValueError, match=r"eps must lie in \(0, 1\).*w\(t\) is infinite"):
+        config_class(eps=eps)
+
+
+@pytest.mark.parametrize("field, value", [("time_sampling", "antithetic"), ("random_length_ratio", 1.5),
+                                          ("random_length_ratio", -0.01)])
+def test_time_sampling_and_random_length_are_validated(field: str, value) -> None:
+    with pytest.raises(ValueError, match=field):
+        MaskedDiffusionConfig(**{field: value})
+
+
+def unit_draws(sampling: str, batch: int, seed: int) -> torch.Tensor:
+    """The s in [0, 1) behind ``sample_times``'s t = eps + (1 - eps) s."""
+    eps = 1e-3
+    t = sample_times((batch,), eps, torch.device("cpu"), torch.Generator().manual_seed(seed), sampling)
+    return (t.double() - eps) / (1 - eps)
+
+
+@pytest.mark.parametrize("sampling", ["low-discrepancy", "stratified"])
+def test_spread_times_put_one_draw_in_each_interval(sampling: str) -> None:
+    for seed in range(50):
+        s = unit_draws(sampling, 8, seed)
+        assert sorted((s * 8).floor().long().tolist()) == list(range(8)), s
+
+
+def test_low_discrepancy_times_are_one_uniform_shifted_by_i_over_b() -> None:
+    s = unit_draws("low-discrepancy", 5, seed=3)
+    u = torch.rand((1,), generator=torch.Generator().manual_seed(3)).double()
+    torch.testing.assert_close(s, torch.remainder(u + torch.arange(5) / 5, 1.0), rtol=0, atol=1e-6)
+
+
+def test_spread_times_lower_the_variance_of_the_batch_mean() -> None:
+    batch, batches = 8, 3000
+    variance = {sampling: torch.stack([unit_draws(sampling, batch, seed).mean() for seed in range(batches)]).var().item()
+                for sampling in ("iid", "low-discrepancy", "stratified")}
+    # closed forms: 1 / (12 B), 1 / (12 B^2), 1 / (12 B^3)
+    assert abs(variance["iid"] - 1 / (12 * batch)) < 0.15 / (12 * batch)
+    assert abs(variance["low-discrepancy"] - 1 / (12 * batch**2)) < 0.15 / (12 * batch**2)
+    assert variance["low-discrepancy"] < variance["iid"] / 4  # expected ratio B = 8
+    assert variance["stratified"] < variance["low-discrepancy"] / 4
+
+
+@pytest.mark.parametrize("objective_class, config_class", [(MaskedDiffusionObjective, MaskedDiffusionConfig),
+                                                           (BlockDiffusionObjective, BlockDiffusionConfig)])
+@pytest.mark.parametrize("sampling", ["iid", "low-discrepancy", "stratified"])
+def test_objectives_mask_at_the_times_of_their_sampling(objective_class, config_class, sampling: str) -> None:
+    """With the linear schedule a row (a block) masked at time t masks about a share t of its tokens."""
+    length, batch = (3000 if config_class is MaskedDiffusionConfig else 1200), 4  # block: [B, 2L, 2L] masks
+    model = TableModel(length=length)
+    ids = torch.randint(0, MASK_ID, (batch, length), generator=torch.Generator().manual_seed(0))
+    extra = {"block_size": length} if config_class is BlockDiffusionConfig else {}
+    objective = objective_class(config_class(time_sampling=sampling, **extra))
+    out = objective.loss(model, {"input_ids": ids, "labels": ids}, generator=torch.Generator().manual_seed(9))
+    shape = (batch,) if config_class is MaskedDiffusionConfig else (batch, 1)
+    t = sample_times(shape, 1e-3, torch.device("cpu"), torch.Generator().manual_seed(9), sampling).flatten()
+    masked_share = (model.calls[-1]["input_ids"][:, :length] == MASK_ID).double().mean(dim=1)
+    assert (masked_share - t).abs().max() < 0.05, (masked_share, t)  # binomial sd <= 0.015
+    assert torch.isfinite(out.loss)
+
+
+def test_spread_times_are_not_the_iid_ones() -> None:
+    draws = {s: unit_draws(s, 4, seed=9) for s in ("iid", "low-discrepancy", "stratified")}
+    assert not torch.allclose(draws["iid"], draws["low-discrepancy"])
+    assert not torch.allclose(draws["iid"], draws["stratified"])
+
+
+def test_random_length_applies_at_its_rate_and_keeps_lengths_in_range() -> None:
+    batch = make_batch(batch_size=2, prompt=0, pad=0)
+    generator = torch.Generator().manual_seed(0)
+    trials, cut_lengths = 30000, []
+    for _ in range(trials):
+        out = cut_to_random_length(batch, 0.01, generator)
+        if out is not batch:
+            cut_lengths.append(int(out["attention_mask"][0].sum()))
+    assert 240 <= len(cut_lengths) <= 360  # 300 expected, sd 17
+    assert min(cut_lengths) >= 1 and max(cut_lengths) <= LENGTH
+
+
+def test_random_length_is_uniform_over_one_to_l_and_cuts_logically() -> None:
+    batch = make_batch(batch_size=2, prompt=3, pad=2)
+    generator = torch.Generator().manual_seed(1)
+    counts = torch.zeros(LENGTH + 1, dtype=torch.long)
+    for _ in range(1200):
+        out = cut_to_random_length(batch, 1.0, generator)
+        n = int((out["attention_mask"][0] == 1).nonzero().max()) + 1 if out["attention_mask"][0].any() else 0
+        kept = torch.arange(LENGTH) < n
+        counts[n] += 1
+        assert torch.equal(out["input_ids"], batch["input_ids"])  # shapes and ids stay
+        assert torch.equal(out["labels"][:, kept], batch["labels"][:, kept])
+        assert (out["labels"][:, ~kept] == -100).all() and (out["attention_mask"][:, ~kept] == 0).all()
+        assert torch.equal(out["attention_mask"][:, kept], batch["attention_mask"][:, kept])
+    # the row's last attended position after the cut: min(n, 10) (2 padding positions at the end)
+    assert counts[0] == 0 and counts[11:].sum() == 0
+    assert 200 <= counts[10] <= 400  # n in {10, 11, 12}: 300 expected
+    assert all(60 <= int(c) <= 140 for c in counts[1:10])  # 100 expected each
+
+
+def test_random_length_builds_an_attention_mask_and_draws_nothing_when_off() -> None:
+    ids = torch.arange(LENGTH)[None]
+    out = cut_to_random_length({"input_ids": ids, "labels": ids}, 1.0, torch.Generator().manual_seed(2))
+    n = int(out["attention_mask"].sum())
+    assert 1 <= n <= LENGTH and out["attention_mask"][0, :n].all() and (out["labels"][0, n:] == -100).all()
+    generator = torch.Generator().manual_seed(3)
+    state = generator.get_state()
+    batch = {"input_ids": ids, "labels": ids}
+    assert cut_to_random_length(batch, 0.0, generator) is batch
+    assert torch.equal(generator.get_state(), state)
+
+
+@pytest.mark.parametrize("objective", [
+    MaskedDiffusionObjective(MaskedDiffusionConfig(random_length_ratio=1.0)),
+    BlockDiffusionObjective(BlockDiffusionConfig(block_size=4, random_length_ratio=1.0)),
+], ids=["masked", "block"])
+def test_objectives_train_on_the_cut_batch_with_a_finite_loss(objective) -> None:
+    model, batch = TableModel(), make_batch(batch_size=3, prompt=3, pad=0)
+    generator = torch.Generator().manual_seed(4)
+    for _ in range(40):
+        out = objective.loss(model, batch, generator=generator)
+        assert torch.isfinite(out.loss) and torch.isfinite(out.metrics["nll_bound"])
+        call = model.calls[-1]
+        attention = call["attention_mask"]
+        if attention.dim() == 4:  # block diffusion: additive [B, 1, 2L, 2L]; keys anyone may attend to
+            attention = (attention[:, 0] == 0).any(dim=1)  # [B, 2L] = [x_t keys ; x_0 keys]
+            attention = attention[:, :LENGTH] & attention[:, LENGTH:]
+        n = int(attention[0].sum())
+        assert 1 <= n <= LENGTH and (attention[:, :n] == 1).all() and (attention[:, n:] == 0).all()
+        noisy = call["input_ids"][:, :LENGTH]
+        assert not (noisy[:, n:] == MASK_ID).any()  # cut positions are never masked
+        assert not (noisy[:, :3] == MASK_ID).any()  # nor the prompt

@@ -1,4 +1,5 @@
-"""Built-in noise schedules: the conformance suite plus schedule-specific facts."""
+"""Built-in noise schedules: the conformance suite (against closed forms written here) plus
+schedule-specific facts."""
 
 from __future__ import annotations
 
@@ -29,12 +30,18 @@ class TestLinearSchedule(NoiseScheduleTests):
     def make_schedule(self):
         return LinearSchedule()
 
+    def reference_alpha(self, t):
+        return 1 - t
+
 
 class TestCosineSchedule(NoiseScheduleTests):
     schedule_name = "cosine"
 
     def make_schedule(self):
         return CosineSchedule()
+
+    def reference_alpha(self, t):  # docs/algorithms.md's form
+        return 1 - torch.cos(math.pi / 2 * (1 - t))
 
 
 class TestPolynomialSchedule(NoiseScheduleTests):
@@ -43,12 +50,18 @@ class TestPolynomialSchedule(NoiseScheduleTests):
     def make_schedule(self):
         return PolynomialSchedule(exponent=3.0)
 
+    def reference_alpha(self, t):
+        return 1 - t * t * t
+
 
 class TestPolynomialScheduleSubLinear(NoiseScheduleTests):
     schedule_name = "polynomial"
 
     def make_schedule(self):
         return PolynomialSchedule(exponent=0.5)
+
+    def reference_alpha(self, t):
+        return 1 - torch.sqrt(t)
 
 
 class TestLogLinearSchedule(NoiseScheduleTests):
@@ -58,9 +71,24 @@ class TestLogLinearSchedule(NoiseScheduleTests):
     def make_schedule(self):
         return LogLinearSchedule()
 
+    def reference_alpha(self, t):  # MDLM: alpha = exp(-sigma), sigma(t) = -log(1 - (1 - eps) t)
+        return torch.exp(torch.log1p(-(1 - 1e-3) * t))
+
 
 def test_linear_weight_is_one_over_t() -> None:
     torch.testing.assert_close(LinearSchedule().weight(T), 1 / T)
+
+
+def test_cosine_weight_and_derivative_in_closed_form() -> None:
+    half_pi = math.pi / 2
+    torch.testing.assert_close(CosineSchedule().alpha_derivative(T), -half_pi * torch.sin(half_pi * (1 - T)))
+    torch.testing.assert_close(CosineSchedule().weight(T), half_pi / torch.tan(half_pi * T))
+
+
+def test_reveal_probability_in_closed_form() -> None:
+    s, t = torch.tensor([0.1, 0.25, 0.5], dtype=torch.float64), torch.tensor([0.3, 0.75, 1.0], dtype=torch.float64)
+    torch.testing.assert_close(LinearSchedule().reveal_probability(s, t), 1 - s / t)  # (t - s) / t
+    torch.testing.assert_close(PolynomialSchedule(exponent=2.0).reveal_probability(s, t), 1 - s**2 / t**2)
 
 
 def test_cosine_matches_its_definition() -> None:
@@ -68,7 +96,8 @@ def test_cosine_matches_its_definition() -> None:
 
 
 def test_polynomial_exponent_one_is_linear_and_weight_is_k_over_t() -> None:
-    torch.testing.assert_close(PolynomialSchedule(exponent=1.0).alpha(T), LinearSchedule().alpha(T))
+    torch.testing.assert_close(PolynomialSchedule(exponent=1.0).alpha(T), 1 - T)
+    torch.testing.assert_close(PolynomialSchedule(exponent=2.5).alpha_derivative(T), -2.5 * T**1.5)
     torch.testing.assert_close(PolynomialSchedule(exponent=2.5).weight(T), 2.5 / T)
 
 
@@ -145,19 +174,51 @@ class WrongWeight(LinearSchedule):
         return 0.5 * super().weight(t)
 
 
+@dataclass(frozen=True)
+class SlightlyBent(LinearSchedule):
+    """alpha and alpha' consistent with each other, both off the linear closed form."""
+
+    def _alpha(self, t: torch.Tensor) -> torch.Tensor:
+        return 1 - t + 1e-3 * torch.sin(math.pi * t)
+
+    def _alpha_derivative(self, t: torch.Tensor) -> torch.Tensor:
+        return -1 + 1e-3 * math.pi * torch.cos(math.pi * t)
+
+
+@dataclass(frozen=True)
+class WrongRevealProbability(LinearSchedule):
+    def reveal_probability(self, s, t):
+        return super().reveal_probability(s, t) ** 2
+
+
 @pytest.mark.parametrize(
     "schedule, check",
     [
         (WrongDerivative(), "test_derivative_matches_finite_differences"),
+        (WrongDerivative(), "test_weight_formula"),
         (Increasing(), "test_alpha_non_increasing_in_unit_range"),
         (Increasing(), "test_reveal_probability_in_unit_interval"),
         (NotFullyMasked(), "test_boundaries"),
         (NotFullyMasked(), "test_derivative_matches_finite_differences"),
+        (NotFullyMasked(), "test_values_match_the_closed_form"),
         (WrongWeight(), "test_weight_formula"),
+        (SlightlyBent(), "test_values_match_the_closed_form"),
+        (SlightlyBent(), "test_derivative_matches_finite_differences"),
+        (SlightlyBent(), "test_reveal_probability_formula"),
+        (WrongRevealProbability(), "test_reveal_probability_formula"),
     ],
 )
 def test_conformance_suite_catches(schedule: NoiseSchedule, check: str) -> None:
-    members = {"schedule_name": schedule.name, "make_schedule": lambda self: schedule}
+    members = {"schedule_name": schedule.name, "make_schedule": lambda self: schedule,
+               "reference_alpha": lambda self, t: 1 - t}  # each broken schedule claims to be linear
     suite = type("Broken", (NoiseScheduleTests,), members)
     with pytest.raises(AssertionError):
         getattr(suite(), check)()
+
+
+def test_a_correct_schedule_passes_the_checks_that_catch_the_broken_ones() -> None:
+    suite = type("Linear", (NoiseScheduleTests,), {"schedule_name": "linear", "make_schedule": lambda self: LinearSchedule(),
+                                                   "reference_alpha": lambda self, t: 1 - t})()
+    for check in ("test_values_match_the_closed_form", "test_derivative_matches_finite_differences",
+                  "test_weight_formula", "test_reveal_probability_formula", "test_boundaries"):
+        getattr(suite, check)()

@@ -113,7 +113,8 @@ def test_config_round_trips_through_json(tmp_path):
     config = TrainRunConfig(
         family="llada", preset="tiny", backbone=None, model=None, data="sudoku4[train:8,test:2]", mode="pt",
         max_length=64, sft_padding="eos", streaming=True, objective="masked-diffusion", schedule="cosine",
-        weighting="uniform", objective_options={"cart_p": 0.5, "source": "prompt", "nested": {"ids": [1, 2]}},
+        weighting="uniform", time_sampling="stratified", random_length_ratio=0.01,
+        objective_options={"cart_p": 0.5, "source": "prompt", "nested": {"ids": [1, 2]}},
         output_dir=tmp_path / "run", max_steps=7, num_train_epochs=2.5, batch_size=3, gradient_accumulation_steps=2,
         learning_rate=3e-4, weight_decay=0.1, warmup_ratio=0.05, lr_scheduler_type="cosine", logging_steps=1,
         save_steps=2, save_total_limit=1, eval_steps=None, seed=7, bf16=True, gradient_checkpointing=True,
@@ -198,3 +199,39 @@ def test_values_read_as_json_else_text() -> None:
     add_options(parser, Options)
     args = parser.parse_args(["--values", "a=1", "--values", "b=true", "--values", "c={oops", "--values", "d="])
     assert from_namespace(Options, args) == Options({"a": 1, "b": True, "c": "{oops", "d": ""})
+
+
+def test_time_sampling_and_random_length_flags_reach_the_objective():
+    config, _ = parse_train("--data", "d", "--output-dir", "o", "--mode", "pt", "--time-sampling", "low-discrepancy",
+                            "--random-length-ratio", "0.01")
+    assert (config.time_sampling, config.random_length_ratio) == ("low-discrepancy", 0.01)
+    assert config.objective_flag_options() == {"time_sampling": "low-discrepancy", "random_length_ratio": 0.01}
+    config.check()
+    family = ModelFamily(name="toy")  # default objective: masked-diffusion
+    objective = build_objective(config, family)
+    assert (objective.config.time_sampling, objective.config.random_length_ratio) == ("low-discrepancy", 0.01)
+    defaults = build_objective(TrainRunConfig(data="d", output_dir=Path("o")), family).config
+    assert (defaults.time_sampling, defaults.random_length_ratio) == ("iid", 0.0)
+    assert parse_train("--data", "d", "--output-dir", "o")[0].objective_flag_options() == {}
+
+
+@pytest.mark.parametrize("options, message", [
+    (dict(time_sampling="antithetic"), "objective masked-diffusion: time_sampling must be one of"),
+    (dict(objective_options={"eps": 0}), r"objective masked-diffusion: eps must lie in \(0, 1\)"),
+    (dict(mode="pt", random_length_ratio=2.0), "random_length_ratio is a probability"),
+])
+def test_bad_objective_values_are_one_line_errors(options, message):
+    config = TrainRunConfig(data="d", output_dir=Path("o"), **options)
+    with pytest.raises(DllmError, match=message) as error:
+        build_objective(config, ModelFamily(name="toy"))
+    assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("options, message", [
+    (dict(random_length_ratio=0.01), "--random-length-ratio cuts pretraining blocks.*--mode pt"),
+    (dict(mode="pt", time_sampling="stratified", objective_options={"time_sampling": "iid"}),
+     "--time-sampling stratified and --objective-option time_sampling=iid disagree"),
+])
+def test_contradicting_objective_flags_are_refused_before_loading(options, message):
+    with pytest.raises(DllmError, match=message):
+        TrainRunConfig(data="sudoku4", output_dir=Path("o"), **options).check()

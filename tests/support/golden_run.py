@@ -41,9 +41,10 @@ def run_golden_case(model: Any, case: dict[str, Any]) -> GoldenRun:
     extra: dict[str, Any] = {}
     if case["family"] == "bert":
         ids = params.pop("tokenizer_ids")
-        assert not params.pop("stochastic_transfer") and not params.pop("cfg_keep_tokens")
+        assert not params.pop("stochastic_transfer")
         assert params.pop("scheduler") == "LinearAlphaScheduler"  # the preset's default
         params["mask_token_id"] = ids["mask_token_id"]
+        params["bos_token_id"] = ids["bos_token_id"]
         extra["eos_token_id"] = ids["eos_token_id"]
         preset, prompts, mask = MDLM, inputs["prompts"], None
     else:

@@ -26,6 +26,7 @@ class PresetContext:
         attention_mask: ``[B, Lp]`` 1 = token, 0 = padding, or ``None``.
         capabilities: what the model supports (family defaults plus overrides).
         eos_token_id: end-of-sequence id (``generate``'s argument, else the model config's).
+        eot_token_id: end-of-turn id (``generate``'s argument, else the model config's, if any).
     """
 
     model: Any
@@ -33,6 +34,7 @@ class PresetContext:
     attention_mask: torch.Tensor | None
     capabilities: ModelCapabilities
     eos_token_id: int | None
+    eot_token_id: int | None = None
 
     @property
     def device(self) -> torch.device:
@@ -123,7 +125,8 @@ class Preset(Generator):
         try:
             output = generate(session.model, inputs, preset=self, params=params, attention_mask=attention_mask,
                               family=session.family, generator=torch.Generator(device=session.device).manual_seed(seed),
-                              callback=_callbacks(callback, recorder), stop_at_eos=eos is not None, eos_token_id=eos)
+                              callback=chain_callbacks(callback, recorder), stop_at_eos=eos is not None, eos_token_id=eos,
+                              eot_token_id=session.special.eot_token_id)
         except ValueError as exc:
             raise DllmError(f"generator '{self.name}' rejected its settings: {exc}") from None
         rows = [sequence[start:] for sequence, start in zip(output.sequences.tolist(), starts)]
@@ -139,7 +142,7 @@ class Preset(Generator):
             replay(recorder, session.tokenizer, session.special.mask_token_id, row=row, start=start)
 
 
-def _callbacks(*callbacks: StepCallback | None) -> StepCallback | None:
+def chain_callbacks(*callbacks: StepCallback | None) -> StepCallback | None:
     """One callback calling each of ``callbacks`` that is not ``None`` (``None`` if none is)."""
     chosen = [callback for callback in callbacks if callback is not None]
     if not chosen:

@@ -82,6 +82,8 @@ class DreamParams:
     block_length: int | None = params_field(None, "Fast-dLLM block sampler's block length (default 32 there)")
     dual_cache: bool = params_field(False, "Fast-dLLM block sampler with the dual cache")
     use_cache: str | None = params_field(None, "none, prefix or dual: the block sampler's cache")
+    suppress_mask_token: bool = params_field(
+        False, "never choose the mask id (the reference may, leaving that position masked)")
 
 
 def prepare_dream(context: PresetContext, params: DreamParams) -> Prepared:
@@ -104,7 +106,7 @@ def prepare_dream(context: PresetContext, params: DreamParams) -> Prepared:
     canvas = append_masks(prompts, context.attention_mask, max_new_tokens, mask, positions="padding")
     shared = dict(mask_token_id=mask, tokens=CategoricalChooser(params.temperature, top_k=params.top_k,
                                                                 top_p=params.top_p),
-                  eos_token_id=context.eos_token_id)
+                  eos_token_id=context.eos_token_id, suppress_mask_token=params.suppress_mask_token)
     alg_temp = params.alg_temp or 0.0
     if block_length is None and not params.dual_cache and params.use_cache is None:
         config = _hub_config(alg, steps, params.eps, alg_temp, params.threshold, shared)

@@ -13,6 +13,12 @@ and ``generate_with_dual_cache`` are ``use_cache=None``, ``"prefix"`` and ``"dua
 
 With masks inside the prompt (infilling) blocks tile the span from the first mask on, each with
 ``steps / num_blocks`` steps.
+
+As in the references, the mask id itself can be chosen: a selected position whose chosen token
+is the mask id stays masked (its transfer is used up), can be filled during a later block, and
+may still be masked in the output. ``suppress_mask_token=True`` never chooses it instead. Seeded
+sampling (``temperature > 0``, ``remasking="random"``) draws the same numbers in the same order
+as the references, so a run after ``torch.manual_seed`` reproduces theirs.
 """
 
 from __future__ import annotations
@@ -64,7 +70,6 @@ def _prepare(
     canvas = append_masks(context.prompt_batch(), context.attention_mask, params.gen_length, mask)
     steps_per_block = max(params.steps // max(canvas.num_blocks(params.block_length), 1), 1)
     eos = context.eos_token_id
-    ended = tuple(i for i in (eos, params.eot_token_id) if i is not None) if params.confidence_eos_eot_inf else ()
     never = (context.token_id(eos, "eos_token_id", "eos_token_id"),) if params.logits_eos_inf else ()
     transfer: TransferSchedule = LinearSplit(steps_per_block)
     commit: CommitRule = TopKCommit()
@@ -76,15 +81,35 @@ def _prepare(
         mask_token_id=mask,
         transfer=transfer,
         block_length=params.block_length,
-        tokens=GumbelChooser(params.temperature, prob_dtype=prob_dtype, confidence_suppress_tokens=ended),
+        tokens=GumbelChooser(params.temperature, prob_dtype=prob_dtype,
+                             confidence_suppress_tokens=_ended_ids(context, params)),
         confidence=remasking_confidence(params.remasking),
         commit=commit,
         cfg_scale=params.cfg_scale,
         suppress_tokens=never,
         cache=use_cache or "none",
         eos_token_id=eos,
+        suppress_mask_token=params.suppress_mask_token,
+        carry_over_masks=True,
+        prefix_noise_draws=2,  # generate_with_prefix_cache draws (and drops) its noise once more
     )
     return Prepared(canvas, config, context.capabilities)
+
+
+def _ended_ids(context: PresetContext, params: LLaDAParams) -> tuple[int, ...]:
+    """The ids ``confidence_eos_eot_inf`` gives confidence 0: EOS and EoT at temperature 0, only
+    EoT otherwise.
+
+    The reference writes ``logits_with_noise[..., eos] = logits[..., eot] = -inf`` after choosing
+    the tokens; at temperature 0 ``logits_with_noise`` *is* ``logits``, so both reach the
+    confidence softmax, while with Gumbel noise it is a copy and only EoT does.
+    """
+    if not params.confidence_eos_eot_inf:
+        return ()
+    eot = context.token_id(context.eot_token_id, "eot_token_id", "eot_token_id")
+    if params.temperature > 0:
+        return (eot,)
+    return (context.token_id(context.eos_token_id, "eos_token_id", "eos_token_id"), eot)
 
 
 @dataclass(frozen=True)
@@ -99,8 +124,10 @@ class LLaDAParams:
     remasking: str = params_field("low_confidence", "low_confidence or random commit order")
     mask_id: int | None = params_field(None, "mask token id (default: the checkpoint's)")
     logits_eos_inf: bool = params_field(False, "never generate EOS")
-    confidence_eos_eot_inf: bool = params_field(False, "commit EOS (and eot_token_id) predictions last")
-    eot_token_id: int | None = params_field(None, "end-of-turn id for confidence_eos_eot_inf")
+    confidence_eos_eot_inf: bool = params_field(
+        False, "commit EoT (and, at temperature 0, EOS) predictions last, as the reference does")
+    suppress_mask_token: bool = params_field(
+        False, "never choose the mask id (the reference may, leaving that position masked)")
 
 
 @dataclass(frozen=True)
@@ -115,8 +142,10 @@ class FastDLLMParams(LLaDAParams):
 def prepare_llada(context: PresetContext, params: LLaDAParams) -> Prepared:
     """ML-GSAI/LLaDA ``generate``; ``mask_id`` defaults to the model config's ``mask_token_id``.
 
-    ``logits_eos_inf`` never generates EOS; ``confidence_eos_eot_inf`` gives EOS (and
-    ``eot_token_id`` when given) predictions confidence 0, so they are committed last.
+    ``logits_eos_inf`` never generates EOS; ``confidence_eos_eot_inf`` gives EoT predictions
+    (and EOS ones at temperature 0, see :func:`_ended_ids`) confidence 0, so they are committed
+    last. The EOS and EoT ids are the checkpoint's (``generate``'s ``eos_token_id`` /
+    ``eot_token_id``; the reference hard-codes LLaDA-8B's 126081 and 126348).
     """
     return _prepare(context, params, prob_dtype=torch.float32)
 

@@ -51,4 +51,5 @@ DREAM = ModelFamily(
     default_generator="dream",
     generator_defaults={"steps": 128, "max_new_tokens": 128, "alg": "entropy"},
     eval_model_name="dream",
+    ar_converter="dllm_dream.convert:convert_from_ar",
 )

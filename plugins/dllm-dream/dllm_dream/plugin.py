@@ -1,9 +1,11 @@
-"""dllm entry point of the ``dllm-dream`` distribution: registers the Dream family and the
-``dllm convert`` command (an autoregressive Qwen2/Qwen3/Llama checkpoint as a Dream model)."""
+"""dllm entry point of the ``dllm-dream`` distribution: registers the Dream family, with its
+converter from autoregressive Qwen2/Qwen3/Llama checkpoints (``ModelFamily.ar_converter``, run by
+the core's ``dllm convert --from-ar``: Dream is its target for masked diffusion, the default).
+"""
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Callable
 
 from dllm_core.api import hookimpl
 from dllm_dream.family import DREAM
@@ -12,9 +14,3 @@ from dllm_dream.family import DREAM
 @hookimpl
 def dllm_register_families(register: Callable[..., None]) -> None:
     register(DREAM)
-
-
-@hookimpl
-def dllm_register_commands(cli: Any) -> None:
-    cli.add("convert", "dllm_dream.convert_command",
-            help="Adapt an autoregressive checkpoint (Qwen2/Qwen3/Llama) into a Dream diffusion model.")

@@ -29,6 +29,7 @@ from dllm_core.api import (
     LogitsToKeep,
     RMSNorm,
     attention_mask_for_sdpa,
+    init_weights_normal,
     keep_positions,
     register_auto_classes,
     rotary_cos_sin,
@@ -181,12 +182,7 @@ class LLaDAModelLM(DiffusionLMMixin, PreTrainedModel):
 
     def _init_weights(self, module: nn.Module) -> None:
         """N(0, init_std) for linear and embedding weights, zero biases, unit norm weights."""
-        if isinstance(module, (nn.Linear, nn.Embedding)):
-            nn.init.normal_(module.weight, mean=0.0, std=self.config.init_std)
-            if getattr(module, "bias", None) is not None:
-                nn.init.zeros_(module.bias)
-        elif isinstance(module, RMSNorm):
-            nn.init.ones_(module.weight)
+        init_weights_normal(module, self.config.init_std)
 
 
 def register_with_transformers() -> None:

@@ -3,7 +3,8 @@
 What is checkable: Dream is bidirectional, so with its default (full) attention its logits differ
 from the AR model's; with a causal attention mask it must compute exactly the AR logits (same
 weights, zero biases where Llama and Qwen3 have none, Qwen3's q/k norms and head size carried
-over). The new token rows are the mean of the old rows.
+over). The new token rows are the mean of the old rows. ``dllm convert --from-ar`` without
+``--family``/``--objective`` still converts into Dream.
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from dllm_core.api import DllmError
-from dllm_dream import convert_command
-from dllm_dream.convert import ConvertConfig, convert_from_ar
+from dllm_core.api import ConvertRequest, DllmError
+from dllm_core.cli import convert_command
+from dllm_dream.convert import convert_from_ar
 
 EOS = "<|endoftext|>"
 SHAPE = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
@@ -75,8 +76,9 @@ def test_converted_model_computes_the_ar_logits_under_a_causal_mask(tmp_path, ki
     from transformers import AutoTokenizer
 
     ar = save_ar(tmp_path / "ar", kind, extra_rows)
-    result = convert_from_ar(ConvertConfig(tmp_path / "ar", tmp_path / "dream"))
+    result = convert_from_ar(ConvertRequest(tmp_path / "ar", tmp_path / "dream"))
     known = 28  # EOS + 26 letters + space
+    assert result.family == "dream" and result.model_type == "Dream"
     assert result.added_tokens == ["<|mask|>", "<|beginoftext|>"]
     assert result.vocab_size == max(known + 2, known + extra_rows)
 
@@ -89,6 +91,7 @@ def test_converted_model_computes_the_ar_logits_under_a_causal_mask(tmp_path, ki
     assert config["bos_token_id"] == tokenizer.bos_token_id and config["vocab_size"] == result.vocab_size
     info = json.loads((tmp_path / "dream" / "dllm.json").read_text())
     assert info["family"] == "dream" and info["generator"]["preset"] == "dream"
+    assert info["objective"] == {"name": "masked-diffusion"}
 
     embed, head = model.get_input_embeddings().weight, model.get_output_embeddings().weight
     assert embed.shape[0] == head.shape[0] == result.vocab_size >= len(tokenizer)
@@ -126,24 +129,27 @@ def test_unconvertible_sources_are_refused(tmp_path):
     gpt2 = GPT2LMHeadModel(GPT2Config(n_embd=32, n_layer=1, n_head=4, n_positions=64, vocab_size=28))
     gpt2.save_pretrained(tmp_path / "gpt2")
     ar_tokenizer().save_pretrained(tmp_path / "gpt2")
-    with pytest.raises(DllmError, match="'gpt2' model; --from-ar converts qwen2, llama, qwen3 checkpoints"):
-        convert_from_ar(ConvertConfig(tmp_path / "gpt2", tmp_path / "out"))
+    with pytest.raises(DllmError, match="'gpt2' model; --from-ar into the dream family converts qwen2, llama, qwen3"):
+        convert_from_ar(ConvertRequest(tmp_path / "gpt2", tmp_path / "out"))
     save_ar(tmp_path / "biased", "qwen3", attention_bias=True)  # an o_proj bias Dream has no place for
     with pytest.raises(DllmError, match="no place for .*o_proj.bias"):
-        convert_from_ar(ConvertConfig(tmp_path / "biased", tmp_path / "out"))
+        convert_from_ar(ConvertRequest(tmp_path / "biased", tmp_path / "out"))
     save_ar(tmp_path / "windowed", "qwen2", use_sliding_window=True, sliding_window=4)
     with pytest.raises(DllmError, match="sliding-window"):
-        convert_from_ar(ConvertConfig(tmp_path / "windowed", tmp_path / "out"))
+        convert_from_ar(ConvertRequest(tmp_path / "windowed", tmp_path / "out"))
     assert not (tmp_path / "out").exists()
     with pytest.raises(DllmError, match="no config.json"):
-        convert_from_ar(ConvertConfig(tmp_path / "missing", tmp_path / "out"))
+        convert_from_ar(ConvertRequest(tmp_path / "missing", tmp_path / "out"))
 
 
 def test_convert_command_then_dllm_sample(tmp_path, capsys):
     save_ar(tmp_path / "ar", "qwen2")
-    args = argparse.Namespace(source=tmp_path / "ar", family="dream", output=tmp_path / "dream")
-    assert convert_command.run(args) == 0
-    assert "added tokens: <|mask|>, <|beginoftext|>" in capsys.readouterr().out
+    parser = argparse.ArgumentParser()
+    convert_command.add_arguments(parser)
+    args = parser.parse_args(["--from-ar", str(tmp_path / "ar"), "--output", str(tmp_path / "dream")])
+    assert convert_command.run(args) == 0  # neither --family nor --objective: Dream, as before
+    out = capsys.readouterr().out
+    assert "family: dream (model_type Dream)" in out and "added tokens: <|mask|>, <|beginoftext|>" in out
     names = {path.name for path in (tmp_path / "dream").iterdir()}
     assert {"config.json", "model.safetensors", "tokenizer.json", "dllm.json"} <= names
     result = subprocess.run([sys.executable, "-m", "dllm_core.cli.main", "sample", str(tmp_path / "dream"),
@@ -153,19 +159,29 @@ def test_convert_command_then_dllm_sample(tmp_path, capsys):
     assert "### completion" in result.stdout and "(nfe 6)" in result.stdout
 
 
-def test_convert_command_accepts_only_the_dream_family(tmp_path):
-    args = argparse.Namespace(source=tmp_path / "ar", family="llada", output=tmp_path / "out")
-    with pytest.raises(DllmError, match="dream family only .*dllm-dream.*not 'llada'"):
+@pytest.mark.parametrize("options, error", [
+    (["--family", "llada"], "the llada family cannot be converted into from an AR checkpoint"),
+    (["--family", "dream", "--objective", "block-diffusion"],
+     "the dream family converts for its masked-diffusion objective, not block-diffusion"),
+    (["--block-size", "8"], "--block-size is for block-diffusion targets"),
+])
+def test_convert_command_refuses_targets_dream_cannot_be(tmp_path, options, error):
+    save_ar(tmp_path / "ar", "qwen2")
+    parser = argparse.ArgumentParser()
+    convert_command.add_arguments(parser)
+    args = parser.parse_args(["--from-ar", str(tmp_path / "ar"), "--output", str(tmp_path / "out"), *options])
+    with pytest.raises(DllmError, match=error):
         convert_command.run(args)
     assert not (tmp_path / "out").exists()
 
 
-def test_dllm_convert_is_registered_by_the_dream_plugin():
+def test_dllm_convert_is_the_cores_command():
     from dllm_core.api import get_registry
 
     entry = get_registry().commands.entry("convert")
-    assert entry.plugin == "dream" and entry.resolve() is convert_command
+    assert entry.resolve() is convert_command
     parser = argparse.ArgumentParser()
     convert_command.add_arguments(parser)
     args = parser.parse_args(["--from-ar", "ar", "--output", "out"])
-    assert args.family == "dream" and args.source == Path("ar")
+    assert args.family is None and args.objective is None and args.source == Path("ar")
+    assert get_registry().families.get("dream").ar_converter == "dllm_dream.convert:convert_from_ar"

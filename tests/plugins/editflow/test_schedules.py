@@ -1,4 +1,5 @@
-"""The Edit Flows kappa(t) schedules: the conformance suite plus schedule-specific facts."""
+"""The Edit Flows kappa(t) schedules: the conformance suite (against closed forms written here)
+plus schedule-specific facts."""
 
 from __future__ import annotations
 
@@ -19,6 +20,9 @@ class TestEditLinearSchedule(EditScheduleTests):
     def make_schedule(self):
         return EditLinearSchedule()
 
+    def reference_kappa(self, t):
+        return t
+
 
 class TestEditCubicSchedule(EditScheduleTests):
     schedule_name = "edit-cubic"
@@ -26,12 +30,20 @@ class TestEditCubicSchedule(EditScheduleTests):
     def make_schedule(self):
         return EditCubicSchedule(a=0.5, b=2.5)
 
+    def reference_kappa(self, t):
+        """Cubic Hermite from (0, 0) to (1, 1) with end slopes 0.5 and 2.5, in its basis
+        h01 = 3t^2 - 2t^3 (end value), h10 = t (1 - t)^2 (start slope), h11 = t^2 (t - 1) (end slope)."""
+        return (3 * t**2 - 2 * t**3) + 0.5 * t * (1 - t) ** 2 + 2.5 * t**2 * (t - 1)
+
 
 class TestEditCosineSchedule(EditScheduleTests):
     schedule_name = "edit-cosine"
 
     def make_schedule(self):
         return EditCosineSchedule()
+
+    def reference_kappa(self, t):
+        return 1 - torch.cos(math.pi * t / 2)
 
 
 def test_linear_weight_is_one_over_one_minus_t() -> None:
