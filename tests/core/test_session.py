@@ -126,21 +126,21 @@ def test_generate_matches_the_engine_keeps_the_order_and_cuts_at_eos():
     assert all(a.text == " ".join(map(str, a.token_ids)) for a in alone)
 
 
-def _sampled_ids(seed: int) -> list[int]:
-    """One seeded sample of the toy session (module level, so a second process can run it)."""
-    session = _session()
-    return session.generate([[3, 4, 5]], session.params(values={"temperature": 1.0}), seed=seed)[0].token_ids
-
-
 def test_sampling_is_seeded_by_the_run_seed_and_the_prompts():
-    from dllm_core.testing.generation import in_second_process
+    from dllm_core.generation import generate
 
     session = _session()
     params = session.params(values={"temperature": 1.0})
     rows = [[3, 4, 5]]
     torch.manual_seed(123)  # the global generator plays no part
     first = session.generate(rows, params, seed=3)[0].token_ids
-    assert in_second_process(_sampled_ids, 3) == first  # a fresh process draws the same
+    torch.manual_seed(456)
+    assert session.generate(rows, params, seed=3)[0].token_ids == first
+    # the same draws through the engine directly, seeded with content_seed(run seed, prompts)
+    direct = generate(session.model, torch.tensor(rows), preset=session.generator, params=params,
+                      generator=torch.Generator().manual_seed(content_seed(3, rows[0])), stop_at_eos=True,
+                      eos_token_id=TOY.eos_token_id)
+    assert session.cut_at_stop(direct.sequences[0, 3:].tolist()) == first
     draws = {tuple(session.generate(rows, params, seed=seed)[0].token_ids) for seed in range(6)}
     assert len(draws) > 1
     assert content_seed(3, [3, 4, 5]) != content_seed(3, [3, 4, 6]) != content_seed(4, [3, 4, 6])
