@@ -76,7 +76,7 @@ class Result:
     eval_seconds: float  # evaluate_checkpoint, load included
     sample_seconds: float  # the session pass
     final_loss: float | None
-    train_grid_solve_rate: float | None = None  # block runs: sampled on the training grid (llada2)
+    train_grid_solve_rate: float | None = None  # block runs: bd3lm on the training grid (diagnostic)
     train_grid_nfe: int | None = None
     alignment: str | None = None
 
@@ -123,11 +123,15 @@ def recipe(options: Options, output_dir: Path) -> Any:
 
 
 def generator_roles(block_size: int | None) -> dict[str, int]:
-    """Generation settings by role: 20 answer tokens in 20 steps; masked diffusion takes one
-    block over the whole answer (the demo's plain setting), block diffusion keeps the block its
-    checkpoint records."""
-    roles = {"length": ANSWER_TOKENS, "steps": ANSWER_TOKENS}
-    return roles if block_size is not None else {**roles, "block": ANSWER_TOKENS}
+    """Generation settings by role, one token per step over the 20-token answer: masked diffusion
+    takes one block over the whole answer (the demo's plain setting); block diffusion keeps the
+    block its checkpoint records and gets ``min(block, 20)`` steps per answer block (bd3lm gives
+    each block ``ceil(steps / blocks)`` steps and drops the empty ones of a shorter last block, so
+    block 8 takes 24 steps for its 8 + 8 + 4 tokens: 20 denoising steps, as everywhere)."""
+    if block_size is None:
+        return {"length": ANSWER_TOKENS, "block": ANSWER_TOKENS, "steps": ANSWER_TOKENS}
+    blocks = math.ceil(ANSWER_TOKENS / block_size)
+    return {"length": ANSWER_TOKENS, "steps": blocks * min(block_size, ANSWER_TOKENS)}
 
 
 def by_name(generator: Any, roles: dict[str, int]) -> dict[str, int]:
@@ -181,14 +185,13 @@ def held_out(puzzles: int) -> tuple[Any, list[dict[str, str]]]:
     return registered_task("sudoku4"), generate_docs("sudoku4", 200, 1234)[:puzzles]
 
 
-def session_pass(checkpoint: Path, puzzles: int, roles: dict[str, int], generator: str | None = None,
-                 values: dict[str, Any] | None = None) -> tuple[float, int, float]:
+def session_pass(checkpoint: Path, puzzles: int, roles: dict[str, int]) -> tuple[float, int, float]:
     """Solve rate, NFE per batch and seconds of sampling the held-out puzzles through
-    ``InferenceSession.load(checkpoint)`` (``generator`` None: the recorded one)."""
+    ``InferenceSession.load(checkpoint)`` (no generator named: the recorded one)."""
     from dllm_core.session import InferenceSession
 
-    session = InferenceSession.load(checkpoint, generator=generator)
-    params = session.params(roles=roles, values=values)
+    session = InferenceSession.load(checkpoint)
+    params = session.params(roles=roles)
     task, records = held_out(puzzles)
     prompts = [r["prompt"] for r in records]
     solved, nfe, start = 0, 0, time.perf_counter()
@@ -200,17 +203,43 @@ def session_pass(checkpoint: Path, puzzles: int, roles: dict[str, int], generato
     return solved / len(prompts), nfe, time.perf_counter() - start
 
 
-def training_grid_pass(checkpoint: Path, block_size: int, puzzles: int) -> tuple[float, int]:
-    """Solve rate and NFE of the block checkpoint sampled on its training grid (diagnostic).
+def training_grid_generator() -> Any:
+    """``bd3lm`` with one change, a diagnostic: blocks laid out from position 0 of prompt + answer,
+    as the objective lays them out in training (the canvas of ``llada2``, cut after the answer, so
+    the prompt's last block holds the first answer tokens), instead of the answer starting a block.
+    Token choice, confidence, commit rule, prefix calls and EOS stop are bd3lm's."""
+    from dllm_core.generation.block_canvas import prompt_then_blocks
+    from dllm_core.generation.presets.bd3lm import BD3LM, prepare_bd3lm
 
-    ``llada2`` lays blocks out from position 0 of prompt + answer, as the objective does in
-    training (the prompt's last block holds the first answer tokens); threshold 1.0 never fires,
-    so it commits the most probable masked position of the block, one token per step (its
-    ``steps`` are per block). Otherwise the same greedy choice and confidence as ``bd3lm``.
-    """
-    roles = {"length": ANSWER_TOKENS, "block": block_size, "steps": block_size}
-    rate, nfe, _ = session_pass(checkpoint, puzzles, roles, generator="llada2", values={"threshold": 1.0})
-    return rate, nfe
+    def prepare(context: Any, params: Any) -> Any:
+        prepared = prepare_bd3lm(context, params)
+        mask, pad = prepared.config.mask_token_id, context.token_id(None, "pad")
+        canvas = prompt_then_blocks(context.prompts, params.max_new_tokens, params.block_size, mask,
+                                    mask if pad is None else pad)
+        width = int(canvas.region_start.max()) + params.max_new_tokens
+        canvas = dataclasses.replace(canvas, tokens=canvas.tokens[:, :width], valid=canvas.valid[:, :width])
+        return dataclasses.replace(prepared, canvas=canvas)
+
+    return dataclasses.replace(BD3LM, name="bd3lm-training-grid", prepare=prepare)
+
+
+def training_grid_pass(checkpoint: Path, block_size: int, puzzles: int) -> tuple[float, int]:
+    """Solve rate and NFE of a block checkpoint sampled by :func:`training_grid_generator`, one
+    token per step (``steps_per_block`` = the block size, at most 20: a block holding fewer answer
+    tokens drops its empty steps)."""
+    from dllm_core.session import InferenceSession
+
+    session = dataclasses.replace(InferenceSession.load(checkpoint), generator=training_grid_generator())
+    params = session.params(roles=generator_roles(block_size),
+                            values={"steps_per_block": min(block_size, ANSWER_TOKENS)})
+    task, records = held_out(puzzles)
+    solved, nfe = 0, 0
+    for first in range(0, len(records), EVAL_BATCH):
+        batch = [r["prompt"] for r in records[first:first + EVAL_BATCH]]
+        completions = session.complete(batch, params, chat=True)
+        solved += sum(task.check(prompt, c.text) for prompt, c in zip(batch, completions))
+        nfe = max(nfe, completions[0].nfe)
+    return solved / len(records), nfe
 
 
 def prompt_tokens() -> int:
@@ -246,7 +275,7 @@ def run_one(name: str, run: Any, block_size: int | None, options: Options, promp
     session_rate, nfe, sample_seconds = session_pass(checkpoint, options.eval_puzzles, generator_roles(block_size))
     grid_rate, grid_nfe = (None, None) if block_size is None else training_grid_pass(checkpoint, block_size,
                                                                                       options.eval_puzzles)
-    grid = "" if grid_rate is None else f"; on the training grid (llada2) {100 * grid_rate:.1f}%, NFE {grid_nfe}"
+    grid = "" if grid_rate is None else f"; on the training grid {100 * grid_rate:.1f}%, NFE {grid_nfe}"
     print(f"{name}: solved {100 * rate:.1f}% (session {100 * session_rate:.1f}%), NFE {nfe}{grid}", flush=True)
     return Result(name, info["objective"]["name"], block_size, generator, params, rate, session_rate, nfe,
                   train_seconds, eval_seconds, sample_seconds, loss, grid_rate, grid_nfe,
