@@ -5,7 +5,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-PLUGINS := plugins/dllm-llada plugins/dllm-dream plugins/dllm-bertchat plugins/dllm-editflow plugins/dllm-llada2 plugins/dllm-a2d
+PLUGINS := plugins/dllm-llada plugins/dllm-dream plugins/dllm-bertchat plugins/dllm-editflow plugins/dllm-llada2 plugins/dllm-a2d plugins/dllm-diffusiongemma
 export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
@@ -19,7 +19,7 @@ $(BIN)/python:
 # torch first: the CPU wheel 2.13.0 (any other resolution would fetch a multi-GB CUDA build).
 $(VENV)/.installed: $(BIN)/python pyproject.toml $(addsuffix /pyproject.toml,$(PLUGINS))
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e ".[test,lora,eval]" $(addprefix -e ,$(PLUGINS))
+	$(BIN)/python -m pip install --quiet -e ".[test,lora,eval,serve,serve-test]" $(addprefix -e ,$(PLUGINS))
 	touch $@
 
 install: $(VENV)/.installed

@@ -21,10 +21,13 @@ EOS) in 20 steps, one token per step. NFE (forward calls per batch) and the samp
 from a second pass through ``InferenceSession.load(checkpoint)`` on the same puzzles; its solve
 rate is printed too (it should match lm-eval's). Results go to ``--output-dir``/``block_learning.json``.
 
-Where the blocks fall: training lays blocks out from position 0 of prompt + answer, and the
-chat-rendered sudoku prompt is 23 tokens, so the answer starts at position 23. ``bd3lm`` pads the
-prompt on the left to whole blocks, so at sampling time the answer always starts a block. Only a
-block size dividing 23 (1 or 23) gives the same grid in both; see ``alignment`` in the JSON.
+Where the blocks fall: the chat-rendered sudoku prompt is 23 tokens. ``bd3lm`` pads the prompt on
+the left to whole blocks, so at sampling time the answer starts a block; the objective's default
+``answer_starts_block`` shifts each training row's block grid the same way, so every block size
+sees one grid in training and in sampling.
+
+Measured (2-core CPU, seed 0, 200 puzzles): masked diffusion 99.5% (NFE 20); block 23 98.5%
+(NFE 21); block 4 83.5% (NFE 25), against 78.0% when training laid the blocks from position 0.
 """
 
 from __future__ import annotations
@@ -40,8 +43,8 @@ from typing import Any
 
 #: the answer: 4 rows of 4 digits, 3 newlines, EOS (character tokenizer)
 ANSWER_TOKENS = 20
-#: the default block size (see ``choose`` in the module doc of the report / README of this file)
-DEFAULT_BLOCK = 23
+#: the default block size: blocks of 4 split the 20-token answer into 5 blocks
+DEFAULT_BLOCK = 4
 EVAL_BATCH = 50
 SMOKE = {"max_steps": 4, "eval_puzzles": 8, "train_puzzles": 256}
 MASKED = "masked diffusion (demo)"
@@ -75,8 +78,6 @@ class Result:
     eval_seconds: float  # evaluate_checkpoint, load included
     sample_seconds: float  # the session pass
     final_loss: float | None
-    train_grid_solve_rate: float | None = None  # block runs: bd3lm on the training grid (diagnostic)
-    train_grid_nfe: int | None = None
     alignment: str | None = None
 
 
@@ -202,45 +203,6 @@ def session_pass(checkpoint: Path, puzzles: int, roles: dict[str, int]) -> tuple
     return solved / len(prompts), nfe, time.perf_counter() - start
 
 
-def training_grid_generator() -> Any:
-    """``bd3lm`` with one change, a diagnostic: blocks laid out from position 0 of prompt + answer,
-    as the objective lays them out in training (the canvas of ``llada2``, cut after the answer, so
-    the prompt's last block holds the first answer tokens), instead of the answer starting a block.
-    Token choice, confidence, commit rule, prefix calls and EOS stop are bd3lm's."""
-    from dllm_core.generation.block_canvas import prompt_then_blocks
-    from dllm_core.generation.presets.bd3lm import BD3LM, prepare_bd3lm
-
-    def prepare(context: Any, params: Any) -> Any:
-        prepared = prepare_bd3lm(context, params)
-        mask, pad = prepared.config.mask_token_id, context.token_id(None, "pad")
-        canvas = prompt_then_blocks(context.prompts, params.max_new_tokens, params.block_size, mask,
-                                    mask if pad is None else pad)
-        width = int(canvas.region_start.max()) + params.max_new_tokens
-        canvas = dataclasses.replace(canvas, tokens=canvas.tokens[:, :width], valid=canvas.valid[:, :width])
-        return dataclasses.replace(prepared, canvas=canvas)
-
-    return dataclasses.replace(BD3LM, name="bd3lm-training-grid", prepare=prepare)
-
-
-def training_grid_pass(checkpoint: Path, block_size: int, puzzles: int) -> tuple[float, int]:
-    """Solve rate and NFE of a block checkpoint sampled by :func:`training_grid_generator`, one
-    token per step (``steps_per_block`` = the block size, at most 20: a block holding fewer answer
-    tokens drops its empty steps)."""
-    from dllm_core.session import InferenceSession
-
-    session = dataclasses.replace(InferenceSession.load(checkpoint), generator=training_grid_generator())
-    params = session.params(roles=generator_roles(block_size),
-                            values={"steps_per_block": min(block_size, ANSWER_TOKENS)})
-    task, records = held_out(puzzles)
-    solved, nfe = 0, 0
-    for first in range(0, len(records), EVAL_BATCH):
-        batch = [r["prompt"] for r in records[first:first + EVAL_BATCH]]
-        completions = session.complete(batch, params, chat=True)
-        solved += sum(task.check(prompt, c.text) for prompt, c in zip(batch, completions))
-        nfe = max(nfe, completions[0].nfe)
-    return solved / len(records), nfe
-
-
 def prompt_tokens() -> int:
     """Tokens of the chat-rendered sudoku prompt (where the answer starts in training)."""
     from dllm_core.data.tokenizer import build_char_tokenizer
@@ -253,15 +215,11 @@ def prompt_tokens() -> int:
 
 
 def alignment(block_size: int, prompt: int) -> str:
-    """Where the answer falls on the block grid in training and in sampling."""
-    offset = prompt % block_size
-    if offset == 0 or block_size >= prompt + ANSWER_TOKENS:
-        same = "same grid in training and sampling"
-    else:
-        same = (f"training: the answer starts {offset} tokens into a block; sampling: at a block start "
-                "(bd3lm pads the prompt to whole blocks)")
+    """Where the answer falls on the block grid (training and sampling alike)."""
     blocks = math.ceil(ANSWER_TOKENS / block_size)
-    return f"{blocks} answer block(s) of {min(block_size, ANSWER_TOKENS)}; {same}"
+    shift = (-prompt) % block_size
+    return (f"{blocks} answer block(s) of {min(block_size, ANSWER_TOKENS)}; the {prompt}-token prompt is "
+            f"padded by {shift} on the left so the answer starts a block")
 
 
 def run_one(name: str, run: Any, block_size: int | None, options: Options, prompt: int) -> Result:
@@ -272,27 +230,22 @@ def run_one(name: str, run: Any, block_size: int | None, options: Options, promp
     print(f"dllm.json: objective {info['objective']['name']}, generator {info['generator']}", flush=True)
     generator, params, rate, eval_seconds = evaluate(checkpoint, block_size, options.eval_puzzles)
     session_rate, nfe, sample_seconds = session_pass(checkpoint, options.eval_puzzles, generator_roles(block_size))
-    grid_rate, grid_nfe = (None, None) if block_size is None else training_grid_pass(checkpoint, block_size,
-                                                                                      options.eval_puzzles)
-    grid = "" if grid_rate is None else f"; on the training grid {100 * grid_rate:.1f}%, NFE {grid_nfe}"
-    print(f"{name}: solved {100 * rate:.1f}% (session {100 * session_rate:.1f}%), NFE {nfe}{grid}", flush=True)
+    print(f"{name}: solved {100 * rate:.1f}% (session {100 * session_rate:.1f}%), NFE {nfe}", flush=True)
     return Result(name, info["objective"]["name"], block_size, generator, params, rate, session_rate, nfe,
-                  train_seconds, eval_seconds, sample_seconds, loss, grid_rate, grid_nfe,
+                  train_seconds, eval_seconds, sample_seconds, loss,
                   None if block_size is None else alignment(block_size, prompt))
 
 
 def table(results: list[Result]) -> str:
     """One row per model: lm-eval's solve rate, the gap to masked diffusion in points, the
-    session's solve rate and NFE, the solve rate on the training grid (block runs), wall times
-    and the last logged training loss."""
+    session's solve rate and NFE, wall times and the last logged training loss."""
     base = results[0].solve_rate
     lines = [f"{'model':<26} {'generator':<9} {'solved':>7} {'gap pt':>7} {'session':>8} {'NFE':>4} "
-             f"{'train grid':>10} {'train s':>8} {'eval s':>7} {'sample s':>9} {'loss':>6}"]
+             f"{'train s':>8} {'eval s':>7} {'sample s':>9} {'loss':>6}"]
     for r in results:
         loss = f"{r.final_loss:.3f}" if r.final_loss is not None else "-"
-        grid = "-" if r.train_grid_solve_rate is None else f"{100 * r.train_grid_solve_rate:.1f}%"
         lines.append(f"{r.name:<26} {r.generator:<9} {100 * r.solve_rate:>6.1f}% {100 * (r.solve_rate - base):>+7.1f} "
-                     f"{100 * r.session_solve_rate:>7.1f}% {r.nfe:>4} {grid:>10} {r.train_seconds:>8.1f} "
+                     f"{100 * r.session_solve_rate:>7.1f}% {r.nfe:>4} {r.train_seconds:>8.1f} "
                      f"{r.eval_seconds:>7.1f} {r.sample_seconds:>9.1f} {loss:>6}")
     return "\n".join(lines)
 

@@ -82,11 +82,15 @@ _LAZY: dict[str, str] = {
     "NoiseSchedule": "dllm_core.schedules",
     "EditSchedule": "dllm_core.schedules",
     "schedule_from_config": "dllm_core.schedules",
+    "AbsorbingKernel": "dllm_core.schedules.kernels",
+    "NoiseKernel": "dllm_core.schedules.kernels",
+    "UniformKernel": "dllm_core.schedules.kernels",
     # generation and inference
     "CliOption": "dllm_core.generation.contract",
     "Generation": "dllm_core.generation.contract",
     "Generator": "dllm_core.generation.contract",
     "ParameterRoles": "dllm_core.generation.contract",
+    "params_field": "dllm_core.generation.contract",
     "Completion": "dllm_core.session",
     "InferenceSession": "dllm_core.session",
     # running the whole paths (a plugin's own commands, e.g. a demo)

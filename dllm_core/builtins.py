@@ -23,6 +23,7 @@ def dllm_register_commands(cli: Any) -> None:
     cli.add("sample", "dllm_core.cli.sample_command", help="Generate completions from a checkpoint.")
     cli.add("chat", "dllm_core.cli.chat_command", help="Chat with a checkpoint in the terminal.")
     cli.add("eval", "dllm_core.cli.eval_command", help="Evaluate a checkpoint with lm-evaluation-harness.")
+    cli.add("serve", "dllm_core.cli.serve_command", help="Serve a checkpoint: OpenAI-compatible API and web chat.")
     cli.add("new-plugin", "dllm_core.cli.new_plugin_command", help="Generate a new plugin package from the template.")
     cli.add("convert", "dllm_core.cli.convert_command",
             help="Adapt an autoregressive checkpoint into a diffusion model of a family that converts "
@@ -52,6 +53,8 @@ def dllm_register_objectives(register: Register) -> None:
              description="masked diffusion ELBO (MDLM)")
     register("block-diffusion", "dllm_core.objectives.block_diffusion:BlockDiffusionObjective",
              description="BD3LM block diffusion")
+    register("uniform-block-diffusion", "dllm_core.objectives.uniform_block_diffusion:UniformBlockDiffusionObjective",
+             description="uniform-noise block diffusion, encoder cache + canvas denoiser (DiffusionGemma; our recipe)")
 
 
 @hookimpl

@@ -27,6 +27,7 @@ This module imports neither torch nor transformers at module level.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -116,13 +117,18 @@ def converter_family(family: str | None = None, objective: str | None = None) ->
 
 
 def check_output(request: ConvertRequest) -> None:
-    """Refuse an output folder that is the source, or that holds anything unless ``overwrite``."""
+    """Refuse an output folder that is the source, that holds anything unless ``overwrite``, or
+    that cannot be created (under a file, or in a folder this process cannot write to)."""
     output, source = Path(request.output), Path(request.source)
     if output.exists() and source.exists() and output.resolve() == source.resolve():
         raise DllmError(f"--output {output} is the source checkpoint; write the conversion to a new folder")
     if output.exists() and not request.overwrite and (not output.is_dir() or any(output.iterdir())):
         raise DllmError(f"--output {output} already exists and is not empty; pass --overwrite to replace it "
                         "or choose a new folder")
+    existing = next(folder for folder in output.absolute().parents if folder.exists())
+    if not output.exists() and (not existing.is_dir() or not os.access(existing, os.W_OK)):
+        raise DllmError(f"--output {output} cannot be created: {existing} is "
+                        f"{'no folder' if not existing.is_dir() else 'not writable'}; choose another folder")
 
 
 def source_model_type(source: Path, supported: Iterable[str], target: str) -> str:

@@ -5,9 +5,14 @@ process (:func:`get_registry`) and each is loaded in isolation:
 
 * ``DLLM_PLUGINS=a,b`` limits loading to those plugins (entry-point or distribution names),
   applied before anything is imported; the core's built-ins always load;
+* plugins load in a fixed order: the core's built-ins, then the others by when their
+  distribution was installed (oldest first; the bundled families are installed with the core),
+  then by name, so a clash resolves the same way on every run;
 * a plugin whose distribution requires another ``dllm-core`` version (read from its metadata
-  before import), that fails to import, whose hooks raise, or that registers a name already
-  taken is reported (plugin, version, reason) and skipped: none of its registrations land;
+  before import), that fails to import, whose hooks raise, that registers a name already
+  taken, or a family claiming a ``model_type`` another family claims, is reported (both
+  plugins and versions, and the reason) and skipped: none of its registrations land, and the
+  earlier plugin keeps the name (``DLLM_PLUGINS`` selects the other instead);
 * ``DLLM_STRICT_PLUGINS=1`` turns those reports into :class:`PluginError`.
 
 Registries hold lazy ``"module:Name"`` references and import them on first :meth:`get`.
@@ -206,9 +211,10 @@ REGISTRY_CLASSES: dict[str, type[Registry]] = {"families": FamilyRegistry, "gene
 class _Staging:
     """Collects one plugin's registrations so that a failing plugin lands nothing."""
 
-    def __init__(self, host: "PluginHost", plugin: str) -> None:
+    def __init__(self, host: "PluginHost", plugin: str, info: PluginInfo | None = None) -> None:
         self.host = host
         self.plugin = plugin
+        self.info = info  # the plugin's own origin, for messages
         self.entries: list[Entry] = []
 
     def register_callback(self, kind: str) -> Callable[..., None]:
@@ -218,6 +224,7 @@ class _Staging:
                 if not isinstance(family, ModelFamily):
                     raise TypeError("register() for families takes a dllm_core.family.ModelFamily")
                 name, target, meta = family.name, family, {**family.metadata(), **meta}
+                self._check_model_types(family)
             if not isinstance(name, str) or not name:
                 raise TypeError(f"{kind} names must be non-empty strings, got {name!r}")
             if target is None:
@@ -237,8 +244,33 @@ class _Staging:
         if taken_by is not None:
             raise PluginError(
                 f"{self.singular(kind)} name '{name}' is already registered by plugin "
-                f"'{taken_by}'; plugin '{self.plugin}' registers it again"
+                f"'{taken_by}'{self._origin(taken_by)}; plugin '{self.plugin}' registers it again"
+                f"{self._origin(self.plugin)}{self._choice()}"
             )
+
+    def _check_model_types(self, family: ModelFamily) -> None:
+        """A ``model_type`` belongs to one family: the one registered first keeps it."""
+        claimed = {t.lower() for t in family.model_types}
+        earlier = [(entry.resolve(), entry.plugin) for entry in self.host.families]
+        earlier += [(entry.target, self.plugin) for entry in self.entries if entry.kind == "families"]
+        for other, plugin in earlier:
+            shared = sorted(claimed & {t.lower() for t in other.model_types})
+            if shared and other.name != family.name:
+                raise PluginError(
+                    f"family '{family.name}' of plugin '{self.plugin}'{self._origin(self.plugin)} claims "
+                    f"model_type '{shared[0]}', which family '{other.name}' of plugin '{plugin}'"
+                    f"{self._origin(plugin)} already claims{self._choice()}"
+                )
+
+    def _origin(self, plugin: str) -> str:
+        """`` (dist version)`` of a loaded plugin, for messages."""
+        infos = [self.info] if plugin == self.plugin else [p for p in self.host.plugins if p.name == plugin]
+        info = infos[0] if infos else None
+        return f" ({info.distribution} {info.version})" if info is not None and info.distribution else ""
+
+    def _choice(self) -> str:
+        return (f"; plugin '{self.plugin}' is skipped. Uninstall one of them, or set DLLM_PLUGINS="
+                f"{self.plugin} to use it instead")
 
     @staticmethod
     def singular(kind: str) -> str:
@@ -271,6 +303,18 @@ def _distribution_of(ep: metadata.EntryPoint) -> tuple[str | None, str | None, A
     if dist is None:
         return None, None, None
     return dist.metadata["Name"], dist.version, dist
+
+
+def _installed_at(ep: metadata.EntryPoint) -> float:
+    """When the entry point's distribution was installed (its ``METADATA``'s mtime; +inf unknown)."""
+    dist = getattr(ep, "dist", None)
+    for file in (dist.files or []) if dist is not None else []:
+        if file.name == "METADATA" and file.parent.name.endswith(".dist-info"):
+            try:
+                return os.stat(dist.locate_file(file)).st_mtime
+            except OSError:
+                break
+    return float("inf")
 
 
 def _core_requirement_problem(dist: Any) -> str | None:
@@ -317,7 +361,7 @@ class PluginHost:
             entry_points = metadata.entry_points(group=ENTRY_POINT_GROUP)
         eps = list(entry_points)
         core_eps = [ep for ep in eps if ep.name == CORE_PLUGIN]
-        others = sorted((ep for ep in eps if ep.name != CORE_PLUGIN), key=lambda ep: ep.name)
+        others = sorted((ep for ep in eps if ep.name != CORE_PLUGIN), key=lambda ep: (_installed_at(ep), ep.name))
         if not core_eps:  # running from a source tree without installed metadata
             self.load_module(CORE_PLUGIN, "dllm_core.builtins", CORE_DISTRIBUTION, __version__)
         selected = _selected_plugins()
@@ -357,7 +401,7 @@ class PluginHost:
             self.manager.register(module, name=plugin)
         except Exception as exc:  # noqa: BLE001 - bad hook signatures, duplicate names
             return self._fail(info, f"invalid hooks: {type(exc).__name__}: {exc}")
-        staging = _Staging(self, plugin)
+        staging = _Staging(self, plugin, info)
         try:
             for kind, hook_name in REGISTRATION_HOOKS.items():
                 for impl in getattr(self.manager.hook, hook_name).get_hookimpls():

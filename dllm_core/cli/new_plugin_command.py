@@ -2,16 +2,19 @@
 
 The package (``dllm-NAME``, import ``dllm_NAME``) registers an example noise schedule through
 the ``dllm`` entry point and tests itself with :mod:`dllm_core.testing`. It is written to a
-temporary folder first and renamed into place, so a failure leaves nothing half-written.
+temporary folder first and renamed into place, so a failure leaves nothing half-written. A name
+taken by an installed plugin, distribution or package (``core``, ``llada``, ...) is refused: the new
+package would replace it when installed.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import re
 import shutil
 import tempfile
-from importlib import resources
+from importlib import metadata, resources
 from pathlib import Path
 from string import Template
 
@@ -48,13 +51,18 @@ def render_plugin(name: str, destination: Path) -> Path:
         raise DllmError(f"invalid plugin name '{name}': use lowercase letters, digits and single "
                         "hyphens, starting with a letter (e.g. 'my-sched')")
     package = "dllm_" + name.replace("-", "_")
+    check_name_is_free(name, package)
     target = destination / f"dllm-{name}"
     if target.exists():
         raise DllmError(f"{target} already exists; choose another name or --output-dir, or remove it")
     values = {"name": name, "package": package, "dist": f"dllm-{name}", "core_range": core_version_range()}
     templates = resources.files("dllm_core") / "templates" / "plugin"
-    destination.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".dllm-{name}-", dir=destination))
+    try:
+        destination.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".dllm-{name}-", dir=destination))
+    except OSError as exc:
+        raise DllmError(f"cannot create a folder in --output-dir {destination} ({exc.strerror or exc}); "
+                        "pass a folder you can write to") from None
     try:
         for template_name, relative in LAYOUT.items():
             path = staging / relative.format(package=package)
@@ -66,6 +74,24 @@ def render_plugin(name: str, destination: Path) -> Path:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return target
+
+
+def check_name_is_free(name: str, package: str) -> None:
+    """Refuse ``name`` when an installed plugin, the distribution ``dllm-NAME`` or the import
+    package ``dllm_NAME`` already exists: installing the new package would replace it."""
+    from dllm_core.registry import CORE_PLUGIN, ENTRY_POINT_GROUP
+
+    plugins = {ep.name for ep in metadata.entry_points(group=ENTRY_POINT_GROUP)} | {CORE_PLUGIN}
+    taken = name in plugins
+    try:
+        metadata.distribution(f"dllm-{name}")
+        taken = True
+    except metadata.PackageNotFoundError:
+        pass
+    if taken or importlib.util.find_spec(package) is not None:
+        raise DllmError(f"plugin name '{name}' is taken by an installed plugin or package (dllm-{name} / {package}); "
+                        "a new package of that name would replace it: choose another name (`dllm plugins` lists "
+                        "installed ones)")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -171,7 +171,8 @@ def pack_pretraining(records: Iterable[Mapping[str, Any]], tokenizer: PreTrained
         if not isinstance(text, str):
             raise BadRecordError(
                 f"record {index} has no string field '{config.text_field}'. Fix the data, set "
-                "text_field, or pass on_bad_record='skip' to skip (and count) such records."
+                "--text-field (text_field in Python), or pass --on-bad-record skip (on_bad_record='skip') to skip "
+                "(and count) such records."
             )
         return text
 

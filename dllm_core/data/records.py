@@ -8,12 +8,17 @@ A training record is a mapping with either
 * ``prompt`` and ``answer`` strings (what built-in tasks produce): one user turn and one
   assistant turn.
 
+A pretraining record holds its document in a text field (``text``, or ``--text-field``).
+
 Anything else is a bad record: :func:`conversation_of` raises :class:`BadRecordError` naming
-the record's index and what is wrong. Pure Python.
+the record (its index, or where it is: ``data.csv line 3``), the field and what is wrong.
+:func:`check_record` checks a record as read from a file, before any shuffling, so the error
+names the file's own line. Pure Python.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Literal, Mapping
 
 from dllm_core.errors import DllmError
@@ -30,13 +35,22 @@ class BadRecordError(DllmError):
     """A record that is not a valid training example."""
 
 
+@dataclass(frozen=True)
+class RecordRules:
+    """How records read from a file are checked (``--text-field``, ``--on-bad-record``)."""
+
+    text_field: str = "text"  # the field of a pretraining document
+    on_bad_record: OnBadRecord = "error"  # raise on a bad record, or skip and count it
+
+
 def as_messages(prompt: str, answer: str) -> list[Message]:
     """The chat form of a prompt/answer pair: one user turn, one assistant turn."""
     return [{"role": "user", "content": prompt}, {"role": "assistant", "content": answer}]
 
 
-def conversation_of(record: Any, index: int) -> list[Message]:
-    """The validated conversation of ``record`` (the ``index``-th of its dataset)."""
+def conversation_of(record: Any, index: int | str) -> list[Message]:
+    """The validated conversation of ``record``: the ``index``-th of its dataset, or the record
+    at ``index`` when that is a place (``"data.csv line 3"``)."""
     if not isinstance(record, Mapping):
         raise _bad(index, f"is a {type(record).__name__}, not a mapping")
     if record.get("messages") is not None:
@@ -49,7 +63,25 @@ def conversation_of(record: Any, index: int) -> list[Message]:
     raise _bad(index, f"has neither 'messages' nor 'prompt'/'answer' (fields: {sorted(record)})")
 
 
-def _checked_messages(messages: Any, index: int) -> list[Message]:
+def check_record(record: Mapping[str, Any], where: str, rules: RecordRules) -> None:
+    """Check a record read from a file at ``where`` (``"data.csv line 3"``): a conversation
+    (``messages`` or ``prompt``/``answer``), else a document in ``rules.text_field``."""
+    if any(key in record for key in ("messages", "prompt", "answer")):
+        conversation_of(record, where)
+        return
+    if rules.text_field in record:
+        if not isinstance(record[rules.text_field], str):
+            raise _bad(where, f"field '{rules.text_field}' must be a string, got "
+                              f"{type(record[rules.text_field]).__name__}")
+        return
+    raise BadRecordError(
+        f"{where} has none of the fields 'messages', 'prompt'/'answer' or '{rules.text_field}' (its fields: "
+        f"{', '.join(sorted(map(str, record)))}). Rename them, name the document field with --text-field "
+        "NAME, or pass --on-bad-record skip to skip (and count) such records."
+    )
+
+
+def _checked_messages(messages: Any, index: int | str) -> list[Message]:
     if not isinstance(messages, (list, tuple)) or not messages:
         raise _bad(index, "has an empty or non-list 'messages'")
     checked: list[Message] = []
@@ -69,8 +101,9 @@ def _checked_messages(messages: Any, index: int) -> list[Message]:
     return checked
 
 
-def _bad(index: int, problem: str) -> BadRecordError:
+def _bad(index: int | str, problem: str) -> BadRecordError:
+    where = f"record {index}" if isinstance(index, int) else index
     return BadRecordError(
-        f"record {index} {problem}. Fix the data, or pass on_bad_record='skip' to skip (and count) "
-        "such records."
+        f"{where} {problem}. Fix the data, or pass --on-bad-record skip (on_bad_record='skip' in Python) to "
+        "skip (and count) such records."
     )

@@ -5,6 +5,11 @@ order): an existing local file or ``save_to_disk`` folder, a registered task (lo
 ``get_registry().tasks``), a missing local path (an error), or a Hugging Face dataset name. It
 also checks the part's options against that kind. :func:`load_part` then loads it:
 
+* a ``.csv``, ``.jsonl`` or ``.json`` file is read by :mod:`dllm_core.data.text_files`: values as
+  text (a CSV answer ``146`` stays ``"146"``; a JSON number keeps its literal text, so one
+  numeric record cannot turn ``"0012"`` into ``12``), each record checked where it stands in the
+  file (an error names the file, the line and the field; ``--on-bad-record skip`` drops it);
+
 * a task generates ``train`` and ``test`` rows (its defaults when the spec gives no sizes);
   its hash split keeps them disjoint (:mod:`dllm_core.data.tasks.base`);
 * a source with a ``train`` split takes train rows from it and test rows from its ``test`` (or
@@ -25,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Mapping
 
+from dllm_core.data.records import RecordRules
 from dllm_core.data.spec import GENERAL_OPTIONS, DatasetSpecError, SpecPart
 from dllm_core.errors import did_you_mean, unknown_name_error
 from dllm_core.registry import get_registry
@@ -96,13 +102,13 @@ def resolve_part(part: SpecPart) -> ResolvedPart:
     return ResolvedPart(part, "hub")
 
 
-def load_part(resolved: ResolvedPart) -> SplitPair:
-    """The train and test rows of a resolved part."""
+def load_part(resolved: ResolvedPart, rules: RecordRules = RecordRules()) -> SplitPair:
+    """The train and test rows of a resolved part (file records checked by ``rules``)."""
     part = resolved.part
     if resolved.task is not None:
         return _task_rows(resolved.task, part)
     if resolved.kind == "file":
-        splits = _read_file(part.source)
+        splits = _read_file(part.source, rules)
     elif resolved.kind == "saved":
         splits = _read_saved(part.source)
     else:
@@ -177,9 +183,13 @@ def _task_rows(task: Task, part: SpecPart) -> SplitPair:
     return SplitPair(rows(task.train_size if part.train is None else part.train, "train"), test)
 
 
-def _read_file(source: str) -> dict[str, Dataset]:
+def _read_file(source: str, rules: RecordRules) -> dict[str, Dataset]:
     from datasets import load_dataset
 
+    from dllm_core.data.text_files import TEXT_READERS, read_records
+
+    if Path(source).suffix.lower() in TEXT_READERS:
+        return {"train": read_records(Path(source).expanduser(), rules)}
     builder = FILE_BUILDERS[Path(source).suffix.lower()]
     try:
         return dict(load_dataset(builder, data_files=str(Path(source).expanduser())))

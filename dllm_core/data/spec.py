@@ -28,6 +28,8 @@ from dllm_core.errors import DllmError
 if TYPE_CHECKING:
     from datasets import DatasetDict
 
+    from dllm_core.data.records import RecordRules
+
 #: options every part accepts (tasks also accept their config fields)
 GENERAL_OPTIONS = ("train", "test", "seed", "name", "split")
 _INTEGER_OPTIONS = ("train", "test", "seed")
@@ -75,15 +77,17 @@ def parse_dataset_spec(spec: str) -> DatasetSpec:
     return DatasetSpec(tuple(_parse_part(text.strip(), spec) for text in _split_parts(spec)))
 
 
-def load_dataset_spec(spec: str | DatasetSpec) -> DatasetDict:
-    """Load a spec into a ``DatasetDict``: ``train``, plus ``test`` when any part has test rows."""
+def load_dataset_spec(spec: str | DatasetSpec, rules: RecordRules | None = None) -> DatasetDict:
+    """Load a spec into a ``DatasetDict``: ``train``, plus ``test`` when any part has test rows.
+    ``rules``: how records of local files are checked (default :class:`RecordRules`)."""
     from datasets import DatasetDict, concatenate_datasets
 
+    from dllm_core.data.records import RecordRules
     from dllm_core.data.sources import load_part, resolve_part
 
     parsed = parse_dataset_spec(spec) if isinstance(spec, str) else spec
     resolved = [resolve_part(part) for part in parsed.parts]
-    loaded = [load_part(source) for source in resolved]
+    loaded = [load_part(source, rules or RecordRules()) for source in resolved]
     splits = DatasetDict()
     for split in ("train", "test"):
         pieces = [(source, getattr(pair, split)) for source, pair in zip(resolved, loaded)]

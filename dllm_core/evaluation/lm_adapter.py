@@ -12,7 +12,7 @@ PATH``) builds one from ``--model_args`` (:mod:`dllm_core.evaluation.settings`):
   included). Each answer is cut at the first EOS / end-of-turn token, capped at
   ``max_gen_toks`` tokens, decoded, and cut before the first ``until`` string.
 * ``loglikelihood`` (families whose models give a masked-diffusion bound): the Monte-Carlo ELBO and the greedy check,
-  with the block-diffusion bound for checkpoints trained with blocks (:func:`likelihood_block_size`)
+  with the block-diffusion bound for checkpoints trained with blocks (:func:`likelihood_blocks`)
   (:mod:`~dllm_core.evaluation.loglikelihood`); the masks of a request are seeded from the
   request itself, so its score does not depend on batching or on which process ran it.
 * ``loglikelihood_rolling``: the sum of the ELBOs of lm-eval's disjoint rolling windows, each
@@ -89,7 +89,7 @@ class DiffusionLM(TemplateLM):
             batch_size=self.settings.batch_size,
             logit_shift=family.logit_shift,
             slice_logits=family.supports_logits_to_keep,
-            block_size=likelihood_block_size(family, plan.info),
+            **likelihood_blocks(family, plan.info),
         )
         self._warned: set[str] = set()
 
@@ -225,17 +225,23 @@ class DiffusionLM(TemplateLM):
         barrier(self.world_size)
 
 
-def likelihood_block_size(family: Any, info: Any) -> int | None:
-    """The block size of the bound a checkpoint is scored with: ``None`` (the masked-diffusion
-    bound) unless it was trained with an objective that has one (``dllm.json``'s objective, else
-    the family's default objective, its ``objective_defaults``, then the objective's own default)."""
+def likelihood_blocks(family: Any, info: Any) -> dict[str, Any]:
+    """``ElboConfig``'s block settings for a checkpoint: ``{"block_size": None}`` (the masked-
+    diffusion bound) unless it was trained with an objective that has blocks, then its
+    ``block_size`` and ``answer_starts_block`` (``dllm.json``'s objective, else the family's
+    default objective, its ``objective_defaults``, then the objective's own defaults)."""
     objective = dict(info.objective) if info is not None and info.objective else {"name": family.default_objective}
     objective_class = get_registry().objectives.get(objective.get("name", family.default_objective))
     fields = {field.name: field for field in dataclasses.fields(objective_class.config_class)}
     if "block_size" not in fields:
-        return None
+        return {"block_size": None}
     if family.logit_shift:
         raise DllmError(f"{family.name} models shift their logits, which the block-diffusion bound does not "
                         "support; evaluate generation tasks only, or retrain with the masked-diffusion objective")
     defaults = family.objective_defaults.get(objective_class.name, {})
-    return int(objective.get("block_size", defaults.get("block_size", fields["block_size"].default)))
+    settings = {}
+    for key in ("block_size", "answer_starts_block"):
+        if key in fields:
+            settings[key] = objective.get(key, defaults.get(key, fields[key].default))
+    settings["block_size"] = int(settings["block_size"])
+    return settings

@@ -19,8 +19,9 @@ forward with *every* continuation token masked (context intact); the continuatio
 at each continuation position the argmax of the logits is the continuation's token.
 
 Block-diffusion models (``block_size`` set; BD3LM, arXiv 2503.09573) are scored with their own
-bound: ``[c; y]`` is cut into blocks of ``block_size`` from position 0 (the training layout),
-and block k of ``y`` is predicted from the noised block and the clean blocks before it,
+bound: ``[c; y]`` is cut into blocks of ``block_size`` on the grid the model was trained on
+(``answer_starts_block``: shifted by ``(-|c|) mod block_size`` so that ``y`` starts a block, as
+BD3LM sampling lays it out; otherwise from position 0, LLaDA2's layout), and block k of ``y`` is predicted from the noised block and the clean blocks before it,
 
     -log p(y | c) <= sum_k E_{m ~ U{1..n_k}} E_{M: m-subset} [ (n_k / m) * sum_{j in M} CE_j ],
 
@@ -39,7 +40,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from dllm_core.objectives.block_diffusion import bd3lm_attention_mask
+from dllm_core.objectives.block_diffusion import bd3lm_attention_mask, block_ids
 from dllm_core.objectives.model_io import logits_of, shift_logits
 
 
@@ -53,6 +54,7 @@ class ElboConfig:
     logit_shift: bool = False  # position i is predicted from the output at i - 1 (Dream)
     slice_logits: bool = False  # the model accepts ``logits_to_keep`` (LM head on kept positions)
     block_size: int | None = None  # score with the block-diffusion bound over blocks of this size
+    answer_starts_block: bool = True  # the continuation starts a block (the grid is shifted)
 
 
 def stratified_mask_counts(n: int, rows: int, generator: torch.Generator) -> torch.Tensor:
@@ -89,30 +91,39 @@ def continuation_logits(model: Any, tokens: torch.Tensor, start: int, config: El
     return logits[:, start - keep_from:]
 
 
+def block_shift(start: int, config: ElboConfig) -> int:
+    """The grid shift that starts a continuation at ``start`` on a block (0 unless
+    ``answer_starts_block``)."""
+    return (-start) % config.block_size if config.block_size and config.answer_starts_block else 0
+
+
 def block_continuation_logits(model: Any, noisy: torch.Tensor, clean: torch.Tensor, start: int,
-                              block_size: int) -> torch.Tensor:
+                              block_size: int, shift: int = 0) -> torch.Tensor:
     """Logits ``[R, n, V]`` of positions ``start..L-1`` of the noised rows ``noisy [R, L]``, each
-    block reading itself and the clean blocks of ``clean [L]`` before it (module doc)."""
+    block (position i in block ``(i + shift) // block_size``) reading itself and the clean blocks of
+    ``clean [L]`` before it (module doc)."""
     rows, length = noisy.shape
     tokens = torch.cat([noisy, clean.expand(rows, -1)], dim=1)  # [R, 2L]
-    allowed = bd3lm_attention_mask(length, block_size, noisy.device)  # [2L, 2L]
+    allowed = bd3lm_attention_mask(length, block_size, noisy.device, shift)  # [2L, 2L]
     positions = torch.arange(length, device=noisy.device).repeat(2).expand(rows, -1)  # [R, 2L]
     mask = allowed[None, None].expand(rows, 1, -1, -1)  # [R, 1, 2L, 2L]
     logits = logits_of(model(tokens, attention_mask=mask, position_ids=positions))
     return logits[:, start:length]
 
 
-def block_mask_draw(start: int, length: int, block_size: int, rows: int,
-                    generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(masked [R, n], weight [R, n])`` for the continuation ``start..length-1``: in every block,
-    a stratified count m (:func:`stratified_mask_counts`) of its n_k continuation positions is
-    masked at random, each weighing n_k / m."""
+def block_mask_draw(start: int, length: int, block_size: int, rows: int, generator: torch.Generator,
+                    shift: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(masked [R, n], weight [R, n])`` for the continuation ``start..length-1``: in every block
+    (position i in block ``(i + shift) // block_size``), a stratified count m
+    (:func:`stratified_mask_counts`) of its n_k continuation positions is masked at random, each
+    weighing n_k / m."""
     n = length - start
     masked = torch.zeros(rows, n, dtype=torch.bool)
     weight = torch.zeros(rows, n)
-    first_block = start // block_size
-    for block in range(first_block, -(-length // block_size)):
-        lo, hi = max(block * block_size, start) - start, min((block + 1) * block_size, length) - start
+    block = block_ids(length, block_size, shift)[start:]  # [n]
+    for index in block.unique().tolist():
+        [columns] = torch.nonzero(block == index, as_tuple=True)
+        lo, hi = int(columns[0]), int(columns[-1]) + 1
         counts = stratified_mask_counts(hi - lo, rows, generator)  # [R]
         masked[:, lo:hi] = random_subsets(counts, hi - lo, generator)
         weight[:, lo:hi] = ((hi - lo) / counts.float())[:, None]
@@ -133,6 +144,7 @@ def negative_elbo(model: Any, context: torch.Tensor, continuation: torch.Tensor,
     """
     n, start = len(continuation), len(context)
     sequence = torch.cat([context, continuation])  # [L]
+    shift = block_shift(start, config)
     total = 0.0
     for first in range(0, config.mc_num, config.batch_size):
         rows = min(config.batch_size, config.mc_num - first)
@@ -141,14 +153,14 @@ def negative_elbo(model: Any, context: torch.Tensor, continuation: torch.Tensor,
             masked = random_subsets(counts, n, generator)  # [R, n]
             weight = (n / counts.float())[:, None].expand(rows, n)  # [R, n]
         else:
-            masked, weight = block_mask_draw(start, len(sequence), config.block_size, rows, generator)
+            masked, weight = block_mask_draw(start, len(sequence), config.block_size, rows, generator, shift)
         masked, weight = masked.to(sequence.device), weight.to(sequence.device)
         tokens = sequence.repeat(rows, 1)  # [R, L]
         tokens[:, start:] = tokens[:, start:].masked_fill(masked, config.mask_token_id)
         if config.block_size is None:
             logits = continuation_logits(model, tokens, start, config).float()  # [R, n, V]
         else:
-            logits = block_continuation_logits(model, tokens, sequence, start, config.block_size).float()
+            logits = block_continuation_logits(model, tokens, sequence, start, config.block_size, shift).float()
         targets = continuation.expand(rows, n)  # [R, n]
         ce = F.cross_entropy(logits.transpose(1, 2), targets, reduction="none")  # [R, n]
         total += (ce * masked * weight).sum().item()
@@ -165,5 +177,6 @@ def is_greedy(model: Any, context: torch.Tensor, continuation: torch.Tensor, con
         logits = continuation_logits(model, tokens, start, config)[0]  # [n, V]
     else:
         clean = torch.cat([context, continuation])  # [L]
-        logits = block_continuation_logits(model, tokens, clean, start, config.block_size)[0]
+        logits = block_continuation_logits(model, tokens, clean, start, config.block_size,
+                                           block_shift(start, config))[0]
     return bool((logits.argmax(dim=-1) == continuation).all())

@@ -205,6 +205,24 @@ def unique_options(generators: Sequence[Generator]) -> list[CliOption]:
     return list(seen.values())
 
 
+#: value rules for :func:`check_ranges`: (what a value must be, the test it passes; NaN passes none)
+COUNT = ("at least 1", lambda value: value >= 1)
+POSITIVE = ("greater than 0", lambda value: value > 0)
+NON_NEGATIVE = ("0 or more", lambda value: value >= 0)
+PROBABILITY = ("between 0 and 1", lambda value: 0 <= value <= 1)
+OPEN_PROBABILITY = ("greater than 0 and at most 1", lambda value: 0 < value <= 1)
+
+
+def check_ranges(params: Any, **rules: tuple[str, Callable[[Any], bool]]) -> None:
+    """Validate a parameter dataclass (from its ``__post_init__``): raise a one-line
+    ``ValueError`` naming the first field whose value breaks its rule (``None`` is unset and
+    passes), e.g. ``steps=COUNT, threshold=PROBABILITY``."""
+    for name, (wanted, holds) in rules.items():
+        value = getattr(params, name)
+        if value is not None and not holds(value):
+            raise ValueError(f"{name} must be {wanted}, got {value!r}")
+
+
 def params_field(default: Any, help: str) -> Any:
     """A dataclass field with ``help`` in its metadata (for ``params_class`` declarations)."""
     return field(default=default, metadata={"help": help})
@@ -216,8 +234,14 @@ __all__ = [
     "Generation",
     "Generator",
     "ParameterRoles",
+    "COUNT",
+    "NON_NEGATIVE",
+    "OPEN_PROBABILITY",
+    "POSITIVE",
+    "PROBABILITY",
     "StepCallback",
     "check_options",
+    "check_ranges",
     "option_values",
     "params_field",
     "unique_options",

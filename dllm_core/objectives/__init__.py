@@ -11,6 +11,7 @@ from dllm_core.objectives.block_diffusion import (
     BlockDiffusionConfig,
     BlockDiffusionObjective,
     bd3lm_attention_mask,
+    block_attention_mask,
 )
 from dllm_core.objectives.elbo import DiffusionLossConfig
 from dllm_core.objectives.masked_diffusion import MaskedDiffusionConfig, MaskedDiffusionObjective
@@ -24,4 +25,5 @@ __all__ = [
     "MaskedDiffusionObjective",
     "Objective",
     "bd3lm_attention_mask",
+    "block_attention_mask",
 ]

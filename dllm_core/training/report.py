@@ -15,7 +15,8 @@ def print_result(result: TrainRunResult) -> None:
         print(f"{name}: {value:.4g}" if isinstance(value, float) else f"{name}: {value}")
     print(f"processes: {result.processes}")
     print(f"checkpoint: {result.checkpoint}  (loss curve: {result.checkpoint / 'loss_curve.png'})")
-    print(f"next: dllm sample {result.checkpoint} --prompt \"...\"")
+    chat = " --chat" if result.chat else ""
+    print(f"next: dllm sample {result.checkpoint}{chat} --prompt \"...\"")
 
 
 def loss_points(history: Sequence[dict[str, Any]], key: str = "loss") -> tuple[list[int], list[float]]:

@@ -17,7 +17,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dllm_core.checkpoint import CheckpointInfo, load_model, load_tokenizer, locate_checkpoint, resolve_family
+from dllm_core.checkpoint import (
+    DLLM_JSON,
+    CheckpointInfo,
+    honour_umask,
+    load_model,
+    load_tokenizer,
+    locate_checkpoint,
+    replace_checkpoint_files,
+    resolve_family,
+)
+from dllm_core.dataclass_options import to_json
 from dllm_core.errors import DllmError, unknown_name_error
 from dllm_core.family import ModelFamily
 from dllm_core.model_config import max_positions, preset_config
@@ -25,9 +35,12 @@ from dllm_core.registry import get_registry, load_reference
 from dllm_core.special_tokens import SpecialTokens, adapt_tokenizer, resolve_special_tokens
 from dllm_core.training.adapters import add_lora, four_bit_config
 from dllm_core.training.run_config import TrainRunConfig
+from dllm_core.training.run_record import RUN_RECORD, checkpoint_steps, plan_resume, run_settings, write_run_record
 
 FINAL_STAGING = ".final-staging"
 TRAINING_ARGS_FILE = "training_args.bin"  # a pickle the Trainer adds; not part of a dllm checkpoint
+#: files of the output folder that are the run's, not the final checkpoint's
+RUN_FILES = (RUN_RECORD, "log_history.json")
 
 
 @dataclass
@@ -39,6 +52,7 @@ class TrainRunResult:
     eval_metrics: dict[str, float]
     processes: int = 1  # how many processes trained together
     main_process: bool = True  # False in the other processes of a multi-process run
+    chat: bool = False  # trained on conversations (SFT): prompts go through the chat template
 
 
 def resolve_run_family(config: TrainRunConfig) -> ModelFamily:
@@ -162,23 +176,27 @@ def build_datasets(config: TrainRunConfig, tokenizer: Any, family: ModelFamily) 
     ``streaming`` the train set is packed lazily (:mod:`dllm_core.training.streaming`).
     """
     from dllm_core.data.processing import PTConfig, SFTConfig, pack_pretraining, tokenize_sft
+    from dllm_core.data.records import RecordRules
     from dllm_core.data.spec import load_dataset_spec
 
     if config.streaming:
         from dllm_core.training.streaming import streaming_pretraining
 
         return streaming_pretraining(config.data, tokenizer, config.max_length, family.logit_shift, config.seed), None
-    splits = load_dataset_spec(config.data)
+    splits = load_dataset_spec(config.data, RecordRules(config.text_field, config.on_bad_record))
 
     def process(split: Any) -> Any:
         if config.mode == "pt":
-            dataset, _ = pack_pretraining(split, tokenizer, PTConfig(block_size=config.max_length,
-                                                                     prepend_bos=family.logit_shift))
+            dataset, _ = pack_pretraining(split, tokenizer, PTConfig(
+                block_size=config.max_length, text_field=config.text_field, prepend_bos=family.logit_shift,
+                on_bad_record=config.on_bad_record))
         else:
-            dataset, _ = tokenize_sft(split, tokenizer, SFTConfig(max_length=config.max_length,
-                                                                  prepend_bos=family.logit_shift))
+            dataset, _ = tokenize_sft(split, tokenizer, SFTConfig(
+                max_length=config.max_length, prepend_bos=family.logit_shift, on_bad_record=config.on_bad_record))
         return dataset
 
+    if "train" not in splits or len(splits["train"]) == 0:
+        raise DllmError(f"--data {config.data} gives no training rows; ask for some with train:N (N at least 1)")
     train = process(splits["train"])
     test = process(splits["test"]) if "test" in splits else None
     return train, test
@@ -267,56 +285,105 @@ def training_arguments(config: TrainRunConfig, has_eval: bool, configured_state:
     )
 
 
-def latest_trainer_checkpoint(output_dir: Path) -> str | None:
-    """The newest complete ``checkpoint-N`` folder the Trainer wrote, or ``None``."""
-    candidates = [p for p in output_dir.glob("checkpoint-*") if p.name.split("-")[-1].isdigit()
-                  and (p / "trainer_state.json").is_file()]
-    if not candidates:
-        return None
-    return str(max(candidates, key=lambda p: int(p.name.split("-")[-1])))
-
-
 def discard_partial_checkpoints(output_dir: Path) -> None:
     """Remove what a killed run left half-written (``.checkpoint-N.partial``, ``.final-staging``)."""
     for path in [*output_dir.glob(".checkpoint-*.partial"), output_dir / FINAL_STAGING]:
         shutil.rmtree(path, ignore_errors=True)
 
 
+def check_output_dir(output_dir: Path) -> None:
+    """Before any work: ``output_dir`` is a folder this process can write to, or can be created.
+
+    A probe file is written into it (or, while it does not exist, into the nearest folder above
+    it) and removed, so a path under a file, a read-only folder or a full disk (that cannot take
+    even a small file) fails at once; nothing is left behind."""
+    existing = next(folder for folder in (output_dir, *output_dir.absolute().parents) if folder.exists())
+    if not existing.is_dir():
+        what = "is a file" if existing == output_dir else f"cannot be created: {existing} is a file"
+        raise DllmError(f"--output-dir {output_dir} {what}; pass a folder (new, or one of an earlier run)")
+    probe = existing / f".dllm-write-probe-{os.getpid()}"
+    try:
+        probe.write_text("probe\n")
+        probe.unlink()
+    except OSError as exc:
+        raise DllmError(f"cannot write into --output-dir {output_dir} ({existing}: {exc.strerror or exc}); pick "
+                        "a folder you can write to, on a disk with free space") from None
+
+
 def save_final(trainer: Any, output_dir: Path, info: CheckpointInfo) -> None:
-    """Write the final checkpoint into ``output_dir`` itself, each file replaced atomically.
+    """Write the final checkpoint into ``output_dir`` itself, replacing an earlier one as a whole.
 
     Every process calls it: ``trainer.save_model`` gathers sharded weights (ZeRO-3, FSDP) and
-    the main process writes ``.final-staging`` (model or LoRA adapter, tokenizer), then moves
-    each file into place. ``dllm.json`` is removed first and written last: a folder with
-    ``dllm.json`` always holds a complete checkpoint, whatever moment the process was killed at.
+    the main process writes ``.final-staging`` (model or LoRA adapter, tokenizer, ``dllm.json``),
+    then swaps it in with :func:`~dllm_core.checkpoint.replace_checkpoint_files`: the files of
+    an earlier checkpoint there (an old adapter, say) go, and a process killed mid-swap leaves a
+    folder that is refused instead of a mix. A save that fails while writing (a full disk)
+    leaves the folder as it was and names the newest ``checkpoint-N`` to resume from.
     """
     main = trainer.is_world_process_zero()
     staging = output_dir / FINAL_STAGING
     if main:
-        (output_dir / "dllm.json").unlink(missing_ok=True)
         shutil.rmtree(staging, ignore_errors=True)
     trainer.accelerator.wait_for_everyone()
-    trainer.save_model(str(staging))
+    try:
+        trainer.save_model(str(staging))
+        if main:
+            (staging / TRAINING_ARGS_FILE).unlink(missing_ok=True)
+            info.write(staging)
+            honour_umask(staging)
+    except OSError as exc:
+        if main:
+            shutil.rmtree(staging, ignore_errors=True)
+        raise DllmError(f"could not write the final checkpoint into {output_dir} ({exc.strerror or exc}); "
+                        f"{last_good_checkpoint(output_dir)}. Free space or fix the permissions, then train "
+                        "again with --resume") from None
     trainer.accelerator.wait_for_everyone()
     if main:
-        for path in sorted(staging.iterdir()):
-            if path.name != TRAINING_ARGS_FILE:
-                os.replace(path, output_dir / path.name)
-        shutil.rmtree(staging)
-        info.write(output_dir)
+        replace_checkpoint_files(staging, output_dir, keep=RUN_FILES)
     trainer.accelerator.wait_for_everyone()
+
+
+def check_resumable(checkpoint: Path) -> None:
+    """Refuse a damaged ``checkpoint-N`` before the Trainer reads it: its ``trainer_state.json``
+    must parse and each safetensors file must open (a valid header)."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        json.loads((checkpoint / "trainer_state.json").read_text())
+        weights = sorted(checkpoint.glob("*.safetensors"))
+        if not weights:
+            raise OSError("it holds no .safetensors weights")
+        for path in weights:
+            with safe_open(str(path), "pt"):
+                pass
+    except (OSError, ValueError, SafetensorError) as exc:
+        raise DllmError(f"--resume: {checkpoint} is damaged ({exc}); delete it to resume from an earlier "
+                        "checkpoint-N, or drop --resume to start over") from None
+
+
+def last_good_checkpoint(output_dir: Path) -> str:
+    """Where the newest complete checkpoint of ``output_dir`` is, in words."""
+    steps = checkpoint_steps(output_dir)
+    if steps:
+        return f"the newest checkpoint kept is {steps[-1][1]}"
+    if (output_dir / DLLM_JSON).is_file():
+        return f"the earlier checkpoint in {output_dir} is unchanged"
+    return "no checkpoint of this run was kept (--save-steps N keeps checkpoint-N folders)"
 
 
 def prepare_run(config: TrainRunConfig) -> tuple[ModelFamily, Any]:
     """The steps of a run that load no weights, so that a mistake shows before anything loads (and,
     for a launched run, before any process starts): the options are checked, a hub id in
-    ``config.model`` is fetched (the field becomes the local folder), then the family is resolved
-    and the objective built. Returns the family and the objective."""
+    ``config.model`` is fetched (the field becomes the local folder), the family is resolved,
+    the objective built, and the output folder probed (:func:`check_output_dir`).
+    Returns the family and the objective."""
     config.check()
     if config.model is not None:
         config.model = str(locate_checkpoint(config.model).resolve())
     family = resolve_run_family(config)
-    return family, build_objective(config, family)
+    objective = build_objective(config, family)
+    check_output_dir(config.output_dir)
+    return family, objective
 
 
 def run_training(config: TrainRunConfig) -> TrainRunResult:
@@ -328,6 +395,10 @@ def run_training(config: TrainRunConfig) -> TrainRunResult:
     from dllm_core.training.trainer import DiffusionTrainer
 
     family, objective = prepare_run(config)
+    settings = run_settings(json.loads(to_json(config)))
+    plan = plan_resume(config.output_dir, settings, config.resume)  # a run's own checkpoints only
+    if plan.checkpoint is not None:
+        check_resumable(plan.checkpoint)
     group = configure_process_group()
     tokenizer = build_tokenizer(config, family)
     special = resolve_special_tokens(tokenizer, tokenizer, family, source="the tokenizer")
@@ -343,9 +414,9 @@ def run_training(config: TrainRunConfig) -> TrainRunResult:
     if main:
         config.output_dir.mkdir(parents=True, exist_ok=True)
         discard_partial_checkpoints(config.output_dir)
-    resume = latest_trainer_checkpoint(config.output_dir) if config.resume else None
-    if config.resume and resume is None and main:
-        print(f"dllm: no checkpoint-N folder in {config.output_dir} to resume from; starting fresh")
+        write_run_record(config.output_dir, plan.run_id, settings)
+        for note in plan.notes:
+            print(f"dllm: {note}")
     trainer = DiffusionTrainer(
         model=model,
         args=arguments,
@@ -355,7 +426,9 @@ def run_training(config: TrainRunConfig) -> TrainRunResult:
         eval_dataset=test,
         data_collator=build_collator(config, family, special),
         processing_class=tokenizer,
+        run_id=plan.run_id,
     )
+    resume = str(plan.checkpoint) if plan.checkpoint is not None else None
     train_output = trainer.train(resume_from_checkpoint=resume)
     eval_metrics = trainer.evaluate() if test is not None else {}
     info = checkpoint_info(config, family, objective)
@@ -366,7 +439,7 @@ def run_training(config: TrainRunConfig) -> TrainRunResult:
         (config.output_dir / "log_history.json").write_text(json.dumps(history, indent=1))
         write_loss_curve(history, config.output_dir / "loss_curve.png")
     return TrainRunResult(config.output_dir, dict(train_output.metrics), dict(eval_metrics),
-                          processes=arguments.world_size, main_process=main)
+                          processes=arguments.world_size, main_process=main, chat=config.mode == "sft")
 
 
 def sft_padding(config: TrainRunConfig, family: ModelFamily) -> str:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from dllm_core.data.records import OnBadRecord
 from dllm_core.data.spec import parse_dataset_spec
 from dllm_core.dataclass_options import option
 from dllm_core.errors import DllmError
@@ -45,6 +46,10 @@ class TrainRunConfig:
     sft_padding: SftPadding | None = option(
         None, group=DATA, help="SFT: pad shorter answers with ignored pad tokens (ignore), or with EOS that "
                                "is attended to and trained on (eos); default: the family's")
+    text_field: str = option("text", group=DATA, help="--mode pt: the field of each record that holds its document")
+    on_bad_record: OnBadRecord = option(
+        "error", group=DATA, help="a record that is no valid example: stop with an error naming its file, line and "
+                                  "field (error), or drop and count it (skip)")
     streaming: bool = option(
         False, group=DATA, help="--mode pt: read, tokenize and pack the data while training (needs --max-steps)")
 
@@ -112,6 +117,25 @@ class TrainRunConfig:
                            target_modules=list(self.lora_target_modules),
                            modules_to_save=list(self.lora_modules_to_save))
 
+    def check_ranges(self) -> None:
+        """Counts, sizes and rates that must be positive (``--max-steps``: -1 or positive)."""
+        counts = {"max_length": self.max_length, "batch_size": self.batch_size, "logging_steps": self.logging_steps,
+                  "gradient_accumulation_steps": self.gradient_accumulation_steps, "save_steps": self.save_steps,
+                  "save_total_limit": self.save_total_limit, "eval_steps": self.eval_steps, "lora_r": self.lora_r}
+        for name, value in counts.items():
+            if value is not None and value < 1:
+                raise DllmError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+        if self.max_steps == 0 or self.max_steps < -1:
+            raise DllmError(f"--max-steps must be a positive number of steps (or -1: as many as --num-train-epochs "
+                            f"take), got {self.max_steps}")
+        rates = {"learning_rate": self.learning_rate, "num_train_epochs": self.num_train_epochs}
+        for name, rate in rates.items():
+            if not rate > 0:  # NaN included
+                raise DllmError(f"--{name.replace('_', '-')} must be greater than 0, got {rate}")
+        if not 0 <= self.warmup_ratio < 1 or not self.weight_decay >= 0:
+            raise DllmError(f"--warmup-ratio must be in [0, 1) and --weight-decay 0 or more; got "
+                            f"{self.warmup_ratio} and {self.weight_decay}")
+
     def objective_flag_options(self) -> dict[str, Any]:
         """The fields of the objective's config that have their own flag (``--time-sampling``,
         ``--random-length-ratio``), those given; the objective is built from these, then
@@ -120,8 +144,10 @@ class TrainRunConfig:
         return {name: value for name, value in given.items() if value is not None}
 
     def check(self) -> None:
-        """What can be checked before anything loads: options that exclude or need each other,
-        the family name, the data spec and the optional packages LoRA and 4-bit need."""
+        """What can be checked before anything loads: values out of range, options that exclude
+        or need each other, the family name, the data spec and the optional packages LoRA and
+        4-bit need."""
+        self.check_ranges()
         if self.preset and self.model:
             raise DllmError("--preset trains from scratch and --model fine-tunes: give one of them")
         if (self.lora or self.load_in_4bit) and self.model is None:

@@ -14,7 +14,10 @@ objective it runs. What it changes:
   micro-batches, and a resumed run draws the noise an uninterrupted one would have drawn.
 * Checkpoints (``checkpoint-N``) are written under a temporary name, ``.checkpoint-N.partial``,
   and renamed once every process has written its part: a killed run never leaves a
-  half-written ``checkpoint-N``. ``save_total_limit`` keeps the newest ones.
+  half-written ``checkpoint-N``. With a ``run_id`` each one records it
+  (:mod:`dllm_core.training.run_record`), so ``--resume`` continues only its own run, and
+  ``save_total_limit`` keeps the newest ones of this run (other runs' folders are left alone).
+  Their files get the permissions the umask allows.
 * Evaluation scores each batch with the objective under a generator seeded with
   ``args.seed`` at the start of every evaluation (the same noise each time, the training RNG
   untouched) and adds ``eval_nll_bound`` / ``eval_ppl_bound``: the token-weighted average of
@@ -38,9 +41,11 @@ from transformers import Trainer
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 from transformers.trainer_utils import EvalLoopOutput
 
+from dllm_core.checkpoint import honour_umask
 from dllm_core.objectives.base import LossOutput, Objective
 from dllm_core.registry import get_registry
 from dllm_core.training.bound_metrics import NllBoundAccumulator
+from dllm_core.training.run_record import checkpoint_steps, read_run_id, write_run_id
 
 if TYPE_CHECKING:
     from torch.utils.data import DataLoader
@@ -53,7 +58,8 @@ class DiffusionTrainer(Trainer):
     """``DiffusionTrainer(model, args, objective=..., family=..., **trainer_kwargs)``.
 
     ``trainer_kwargs`` are those of ``transformers.Trainer`` (datasets, collator, callbacks,
-    processing_class, ...), except ``compute_loss_func``: the objective is the loss.
+    processing_class, ...), except ``compute_loss_func``: the objective is the loss. ``run_id``
+    marks this run's ``checkpoint-N`` folders (``None``: unmarked).
     """
 
     # The objective's loss is a per-micro-batch mean: let training_step divide by the GA steps.
@@ -66,12 +72,14 @@ class DiffusionTrainer(Trainer):
         *,
         objective: Objective,
         family: ModelFamily | None = None,
+        run_id: str | None = None,
         **trainer_kwargs: Any,
     ) -> None:
         if trainer_kwargs.get("compute_loss_func") is not None:
             raise ValueError("DiffusionTrainer takes its loss from `objective`; drop compute_loss_func")
         self.objective = objective
         self.family = family
+        self.run_id = run_id
         self._noise_generator: torch.Generator | None = None  # set for each training micro-batch and evaluation
         self._micro_batch = (-1, 0)  # (global step, micro-batches of it seen): the noise index
         self._eval_bound = NllBoundAccumulator()
@@ -130,6 +138,9 @@ class DiffusionTrainer(Trainer):
             del self._get_output_dir
         self.accelerator.wait_for_everyone()
         if self.args.should_save:
+            if self.run_id is not None:
+                write_run_id(staging / name, self.run_id)
+            honour_umask(staging / name)
             shutil.rmtree(run_dir / name, ignore_errors=True)
             os.replace(staging / name, run_dir / name)
             staging.rmdir()
@@ -140,10 +151,10 @@ class DiffusionTrainer(Trainer):
         limit = self.args.save_total_limit
         if not limit:
             return
-        steps = sorted(int(p.name.rsplit("-", 1)[1]) for p in run_dir.glob(f"{PREFIX_CHECKPOINT_DIR}-*")
-                       if p.name.rsplit("-", 1)[1].isdigit())
-        for step in steps[:-limit]:
-            shutil.rmtree(run_dir / f"{PREFIX_CHECKPOINT_DIR}-{step}", ignore_errors=True)
+        own = [folder for _, folder in checkpoint_steps(run_dir)
+               if self.run_id is None or read_run_id(folder) == self.run_id]
+        for folder in own[:-limit]:
+            shutil.rmtree(folder, ignore_errors=True)
 
     def _set_signature_columns_if_needed(self) -> None:
         if self._signature_columns is None:

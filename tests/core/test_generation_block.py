@@ -382,5 +382,6 @@ def test_the_session_runs_block_generators_with_roles_and_the_checkpoints_ids(ge
     greedy = session.generate([PROMPTS[2]], params, seed=123)[0].token_ids
     answer = direct.answers()[0]
     assert greedy == (answer[:answer.index(EOS)] if EOS in answer else answer)  # greedy: the seed does not matter
-    with pytest.raises(DllmError, match=f"generator '{generator.name}' rejected its settings"):
+    block = generator.roles.block
+    with pytest.raises(DllmError, match=f"generator '{generator.name}': {block} must be at least 1, got 0"):
         session.generate([PROMPTS[0]], session.params(roles={"length": 12, "block": 0}))

@@ -269,13 +269,13 @@ def test_config_validation(field: str, value) -> None:
 # -- block diffusion ---------------------------------------------------------------------------
 
 
-def slow_bd3lm_mask(length: int, block_size: int) -> torch.Tensor:
-    """The BD3LM mask written out position by position."""
+def slow_bd3lm_mask(length: int, block_size: int, shift: int = 0) -> torch.Tensor:
+    """The BD3LM mask written out position by position (position i in block (i + shift) // size)."""
     mask = torch.zeros(2 * length, 2 * length, dtype=torch.bool)
     for q in range(2 * length):
         for k in range(2 * length):
             q_clean, k_clean = q >= length, k >= length
-            q_block, k_block = (q % length) // block_size, (k % length) // block_size
+            q_block, k_block = (q % length + shift) // block_size, (k % length + shift) // block_size
             if not q_clean and not k_clean:
                 mask[q, k] = q_block == k_block
             elif not q_clean and k_clean:
@@ -286,8 +286,38 @@ def slow_bd3lm_mask(length: int, block_size: int) -> torch.Tensor:
 
 
 @pytest.mark.parametrize("length, block_size", [(1, 1), (4, 1), (6, 2), (8, 4), (8, 8), (10, 4), (7, 3)])
-def test_bd3lm_mask_matches_slow_construction(length: int, block_size: int) -> None:
-    assert torch.equal(bd3lm_attention_mask(length, block_size), slow_bd3lm_mask(length, block_size))
+@pytest.mark.parametrize("shift", [0, 1, 2])
+def test_bd3lm_mask_matches_slow_construction(length: int, block_size: int, shift: int) -> None:
+    shift = shift % block_size
+    expected = slow_bd3lm_mask(length, block_size, shift)
+    assert torch.equal(bd3lm_attention_mask(length, block_size, shift=shift), expected)
+
+
+@pytest.mark.parametrize("answer_starts_block", [True, False])
+def test_each_row_answer_starts_a_block_of_its_own_grid(answer_starts_block: bool) -> None:
+    """Rows with prompts of 3, 4, 5 and 0 tokens: with ``answer_starts_block`` every answer starts
+    a block (the grid shifted by (-prompt) mod 4, as bd3lm sampling lays it out), without it the
+    blocks run from position 0; the model gets each row's own block-causal mask."""
+    rows = [make_batch(prompt=prompt, pad=0) for prompt in (3, 4, 5, 0)]
+    batch = {key: torch.cat([row[key] for row in rows]) for key in rows[0]}
+    objective = BlockDiffusionObjective(BlockDiffusionConfig(block_size=4, answer_starts_block=answer_starts_block))
+    block = objective.blocks(batch["labels"])
+    model = TableModel()
+    objective.loss(model, batch, generator=torch.Generator().manual_seed(0))
+    allowed = model.calls[-1]["attention_mask"][:, 0] == 0  # [B, 2L, 2L]
+    for row, prompt in enumerate((3, 4, 5, 0)):
+        shift = (-prompt) % 4 if answer_starts_block else 0
+        assert torch.equal(block[row], (torch.arange(LENGTH) + shift) // 4)
+        if answer_starts_block and prompt:
+            assert block[row, prompt] == block[row, prompt - 1] + 1  # the answer opens a new block
+        assert torch.equal(allowed[row], slow_bd3lm_mask(LENGTH, 4, shift))
+    assert objective.num_blocks(batch["labels"]) == (4 if answer_starts_block else 3)
+
+
+@pytest.mark.parametrize("field, value", [("block_size", 0), ("answer_starts_block", "False")])
+def test_block_config_validation(field: str, value) -> None:
+    with pytest.raises(ValueError, match=field):
+        BlockDiffusionConfig(**{field: value})
 
 
 def test_bd3lm_model_call_contract() -> None:
@@ -303,7 +333,7 @@ def test_bd3lm_model_call_contract() -> None:
     assert torch.equal(allowed | (mask == torch.finfo(torch.float32).min), torch.ones_like(allowed))
     padding_keys = torch.cat([batch["attention_mask"], batch["attention_mask"]], dim=1) == 0  # [B, 2L]
     assert not allowed[:, 0][padding_keys[:, None, :].expand(-1, 2 * LENGTH, -1)].any()
-    expected = bd3lm_attention_mask(LENGTH, 4)[None] & ~padding_keys[:, None, :]
+    expected = bd3lm_attention_mask(LENGTH, 4, shift=1)[None] & ~padding_keys[:, None, :]  # prompt 3: shift 1
     assert torch.equal(allowed[:, 0], expected)
 
 
@@ -313,7 +343,8 @@ def test_block_diffusion_with_one_block_equals_masked_diffusion() -> None:
     masked[0, [3, 8]] = True
     masked[1, [4, 5, 6]] = True
     t = torch.tensor([0.3, 0.6])
-    block = BlockDiffusionObjective(BlockDiffusionConfig(block_size=LENGTH)).loss_at(
+    one_block = BlockDiffusionConfig(block_size=LENGTH, answer_starts_block=False)  # from position 0
+    block = BlockDiffusionObjective(one_block).loss_at(
         model, batch, t=t[:, None], masked=masked
     )
     masked_diffusion = MaskedDiffusionObjective().loss_at(model, batch, t=t, masked=masked)

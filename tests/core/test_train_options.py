@@ -112,7 +112,8 @@ def test_bad_values_are_one_line(argv, message, capsys):
 def test_config_round_trips_through_json(tmp_path):
     config = TrainRunConfig(
         family="llada", preset="tiny", backbone=None, model=None, data="sudoku4[train:8,test:2]", mode="pt",
-        max_length=64, sft_padding="eos", streaming=True, objective="masked-diffusion", schedule="cosine",
+        max_length=64, sft_padding="eos", text_field="body", on_bad_record="skip", streaming=True,
+        objective="masked-diffusion", schedule="cosine",
         weighting="uniform", time_sampling="stratified", random_length_ratio=0.01,
         objective_options={"cart_p": 0.5, "source": "prompt", "nested": {"ids": [1, 2]}},
         output_dir=tmp_path / "run", max_steps=7, num_train_epochs=2.5, batch_size=3, gradient_accumulation_steps=2,

@@ -37,7 +37,7 @@ from dllm_core.generation.block import BlockConfig
 from dllm_core.generation.block_canvas import left_padded_prompts
 from dllm_core.generation.block_generator import BlockContext, BlockGenerator, BlockPrepared
 from dllm_core.generation.commit import TopKCommit
-from dllm_core.generation.contract import ParameterRoles, params_field
+from dllm_core.generation.contract import COUNT, NON_NEGATIVE, ParameterRoles, check_ranges, params_field
 from dllm_core.generation.presets.base import check_positive
 from dllm_core.generation.presets.llada import remasking_confidence
 from dllm_core.generation.tokens import GumbelChooser
@@ -66,6 +66,10 @@ class BD3LMParams:
     mask_token_id: int | None = params_field(None, "mask token id (default: the checkpoint's)")
     suppress_mask_token: bool = params_field(
         False, "never choose the mask id (the reference may, leaving that position masked)")
+
+    def __post_init__(self) -> None:
+        check_ranges(self, steps=COUNT, max_new_tokens=COUNT, max_length=COUNT, block_size=COUNT,
+                     steps_per_block=COUNT, temperature=NON_NEGATIVE, cfg_scale=NON_NEGATIVE)
 
 
 def prepare_bd3lm(context: BlockContext, params: BD3LMParams) -> BlockPrepared:

@@ -38,7 +38,15 @@ from dllm_core.generation.confidence import (
     ProbabilityConfidence,
 )
 from dllm_core.generation.config import GenerationConfig
-from dllm_core.generation.contract import ParameterRoles, params_field
+from dllm_core.generation.contract import (
+    COUNT,
+    NON_NEGATIVE,
+    OPEN_PROBABILITY,
+    PROBABILITY,
+    ParameterRoles,
+    check_ranges,
+    params_field,
+)
 from dllm_core.generation.presets.base import (
     Preset,
     PresetContext,
@@ -84,6 +92,11 @@ class DreamParams:
     use_cache: str | None = params_field(None, "none, prefix or dual: the block sampler's cache")
     suppress_mask_token: bool = params_field(
         False, "never choose the mask id (the reference may, leaving that position masked)")
+
+    def __post_init__(self) -> None:
+        check_ranges(self, steps=COUNT, max_new_tokens=COUNT, max_length=COUNT, alg_temp=NON_NEGATIVE,
+                     temperature=NON_NEGATIVE, top_p=OPEN_PROBABILITY, top_k=COUNT, eps=OPEN_PROBABILITY,
+                     threshold=PROBABILITY, block_length=COUNT)
 
 
 def prepare_dream(context: PresetContext, params: DreamParams) -> Prepared:

@@ -31,7 +31,15 @@ from dllm_core.generation.canvas import append_masks
 from dllm_core.generation.commit import CommitRule, FactorCommit, ThresholdCommit, TopKCommit
 from dllm_core.generation.confidence import ConfidenceScore, ProbabilityConfidence, RandomConfidence
 from dllm_core.generation.config import GenerationConfig
-from dllm_core.generation.contract import ParameterRoles, params_field
+from dllm_core.generation.contract import (
+    COUNT,
+    NON_NEGATIVE,
+    POSITIVE,
+    PROBABILITY,
+    ParameterRoles,
+    check_ranges,
+    params_field,
+)
 from dllm_core.generation.presets.base import (
     Preset,
     PresetContext,
@@ -129,6 +137,12 @@ class LLaDAParams:
     suppress_mask_token: bool = params_field(
         False, "never choose the mask id (the reference may, leaving that position masked)")
 
+    def __post_init__(self) -> None:
+        """Refuse out-of-range values (subclasses add theirs); ``gen_length`` 0 only fills the
+        prompt's own masks (infilling)."""
+        check_ranges(self, steps=COUNT, gen_length=NON_NEGATIVE, block_length=COUNT, temperature=NON_NEGATIVE,
+                     cfg_scale=NON_NEGATIVE)
+
 
 @dataclass(frozen=True)
 class FastDLLMParams(LLaDAParams):
@@ -137,6 +151,10 @@ class FastDLLMParams(LLaDAParams):
     threshold: float | None = params_field(None, "commit every token whose probability reaches this")
     factor: float | None = params_field(None, "Fast-dLLM factor rule (takes precedence over threshold)")
     use_cache: str | None = params_field(None, "KV cache: None, prefix or dual")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_ranges(self, threshold=PROBABILITY, factor=POSITIVE)
 
 
 def prepare_llada(context: PresetContext, params: LLaDAParams) -> Prepared:

@@ -41,7 +41,15 @@ from dllm_core.generation.block_canvas import prompt_then_blocks
 from dllm_core.generation.block_generator import BlockContext, BlockGenerator, BlockPrepared
 from dllm_core.generation.block_parts import BlockLengthSplit, SoftmaxSampleChooser, ThresholdElseTopKCommit
 from dllm_core.generation.confidence import ProbabilityConfidence
-from dllm_core.generation.contract import ParameterRoles, params_field
+from dllm_core.generation.contract import (
+    COUNT,
+    NON_NEGATIVE,
+    OPEN_PROBABILITY,
+    PROBABILITY,
+    ParameterRoles,
+    check_ranges,
+    params_field,
+)
 from dllm_core.generation.presets.base import check_positive
 
 
@@ -63,6 +71,10 @@ class LLaDA2Params:
     mask_id: int | None = params_field(None, "mask token id (default: the checkpoint's)")
     suppress_mask_token: bool = params_field(
         False, "never choose the mask id (the reference may, leaving that position masked)")
+
+    def __post_init__(self) -> None:
+        check_ranges(self, temperature=NON_NEGATIVE, block_length=COUNT, steps=COUNT, gen_length=COUNT,
+                     top_p=OPEN_PROBABILITY, top_k=COUNT, minimal_topk=COUNT, threshold=PROBABILITY)
 
 
 def prepare_llada2(context: BlockContext, params: LLaDA2Params) -> BlockPrepared:

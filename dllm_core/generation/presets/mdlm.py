@@ -31,7 +31,7 @@ import torch
 from dllm_core.generation.canvas import right_padded
 from dllm_core.generation.commit import TopKCommit
 from dllm_core.generation.config import GenerationConfig
-from dllm_core.generation.contract import ParameterRoles, params_field
+from dllm_core.generation.contract import COUNT, NON_NEGATIVE, ParameterRoles, check_ranges, params_field
 from dllm_core.generation.presets.base import Preset, PresetContext, Prepared, check_positive
 from dllm_core.generation.presets.llada import remasking_confidence
 from dllm_core.generation.tokens import GumbelChooser
@@ -80,6 +80,10 @@ class MDLMParams:
         None, "BOS id, the prompt of an empty row with right_shift_logits (default: the checkpoint's)")
     suppress_mask_token: bool = params_field(
         False, "never choose the mask id (the reference may, leaving that position masked)")
+
+    def __post_init__(self) -> None:
+        check_ranges(self, steps=COUNT, max_new_tokens=COUNT, block_size=COUNT, temperature=NON_NEGATIVE,
+                     cfg_scale=NON_NEGATIVE)
 
 
 def prepare_mdlm(context: PresetContext, params: MDLMParams) -> Prepared:

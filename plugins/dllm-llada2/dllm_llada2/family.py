@@ -67,7 +67,8 @@ LLADA2 = ModelFamily(
     chat_template=LING_CHAT_TEMPLATE,
     presets=LLADA2_PRESETS,
     default_objective="block-diffusion",
-    objective_defaults={"block-diffusion": {"block_size": 32}},  # LLaDA2 trains with blocks of 32
+    # LLaDA2 trains with blocks of 32 from position 0: its sampler writes the answer right after the prompt
+    objective_defaults={"block-diffusion": {"block_size": 32, "answer_starts_block": False}},
     default_generator="llada2",  # LLaDA2MoeModelLM.generate (the core's llada2 generator)
     generator_defaults={"block_length": 32, "steps": 32, "gen_length": 512, "threshold": 0.95},
     eval_model_name="llada2",
