@@ -21,7 +21,8 @@ at each continuation position the argmax of the logits is the continuation's tok
 Block-diffusion models (``block_size`` set; BD3LM, arXiv 2503.09573) are scored with their own
 bound: ``[c; y]`` is cut into blocks of ``block_size`` on the grid the model was trained on
 (``answer_starts_block``: shifted by ``(-|c|) mod block_size`` so that ``y`` starts a block, as
-BD3LM sampling lays it out; otherwise from position 0, LLaDA2's layout), and block k of ``y`` is predicted from the noised block and the clean blocks before it,
+BD3LM sampling lays it out; otherwise from position 0, LLaDA2's layout), and block k of ``y``
+is predicted from the noised block and the clean blocks before it,
 
     -log p(y | c) <= sum_k E_{m ~ U{1..n_k}} E_{M: m-subset} [ (n_k / m) * sum_{j in M} CE_j ],
 

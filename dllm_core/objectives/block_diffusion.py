@@ -96,7 +96,7 @@ def answer_block_shift(labels: torch.Tensor, block_size: int) -> torch.Tensor:
     """``[B]`` shifts ``(-a_b) mod block_size`` that start each row's answer on a block, a_b the
     first position of ``labels [B, L]`` that is scored (not -100; 0 for a row with none)."""
     scored = labels != -100  # [B, L]
-    first = torch.where(scored.any(dim=1), scored.int().argmax(dim=1), torch.zeros_like(scored[:, 0], dtype=torch.long))
+    first = scored.int().argmax(dim=1)  # the first True; 0 for a row with none
     return (-first) % block_size  # [B]
 
 
