@@ -294,6 +294,27 @@ def load_tokenizer(folder: Path | str, family: ModelFamily | None = None) -> Any
         raise DllmError(f"no usable tokenizer in {source} ({exc}); save one with the checkpoint") from None
 
 
+def check_device(device: Any) -> None:
+    """Refuse a device this torch build cannot use (one clear error before any weight loads)."""
+    if device is None:
+        return
+    import torch
+
+    try:
+        wanted = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise DllmError(f"--device {device!r} is not a device; use cpu, cuda, cuda:1, mps, ...") from None
+    if wanted.type == "cuda":
+        if not torch.cuda.is_available():
+            raise DllmError(f"--device {device}: this torch build has no usable CUDA GPU (torch {torch.__version__}); "
+                            "use --device cpu, or install a CUDA build of torch")
+        if wanted.index is not None and wanted.index >= torch.cuda.device_count():
+            raise DllmError(f"--device {device}: only {torch.cuda.device_count()} CUDA device(s) visible; "
+                            f"use cuda:0..cuda:{torch.cuda.device_count() - 1}")
+    if wanted.type == "mps" and not torch.backends.mps.is_available():
+        raise DllmError(f"--device {device}: MPS is not available here; use --device cpu")
+
+
 def load_for_inference(folder: Path | str, family: ModelFamily, *, dtype: Any = None, device: Any = None,
                        merge_adapter: bool = False) -> tuple[Any, Any, Any]:
     """``(model, tokenizer, special tokens)`` of a checkpoint, ready to generate or score.
@@ -304,6 +325,7 @@ def load_for_inference(folder: Path | str, family: ModelFamily, *, dtype: Any = 
     """
     from dllm_core.special_tokens import adapt_tokenizer, resolve_special_tokens
 
+    check_device(device)
     model = load_model(folder, family, **({} if dtype is None else {"dtype": dtype}))
     if merge_adapter and hasattr(model, "merge_and_unload"):
         model = model.merge_and_unload()

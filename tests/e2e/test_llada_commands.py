@@ -130,7 +130,10 @@ def test_dllm_chat_two_turns_through_a_pseudo_terminal(checkpoint):
         assert b"dllm> " in chat.expect(b"you> ")
         chat.send("/reset")
         assert b"conversation cleared" in chat.expect(b"you> ")
-        chat.send("3400")
+        for line in ('"""', "3400", "0000"):  # a pasted block: one message of two lines
+            chat.send(line)
+            chat.expect(b"... ")
+        chat.send('"""')
         assert b"dllm> " in chat.expect(b"you> ")
         chat.send("/quit")
         assert chat.wait() == 0

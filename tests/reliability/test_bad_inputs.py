@@ -38,6 +38,7 @@ SAMPLE_CASES = [
     (("--temperature", "-1"), "generator 'llada': temperature must be 0 or more, got -1.0"),
     (("--steps", "0"), "generator 'llada': steps must be at least 1, got 0"),
     (("--gen-length", "16", "--block-length", "5"), "gen_length (16) must be a multiple of block_length (5)"),
+    (("--device", "gpu0"), "--device 'gpu0' is not a device; use cpu, cuda, cuda:1, mps"),
 ]
 
 
@@ -45,6 +46,17 @@ SAMPLE_CASES = [
 def test_out_of_range_sampling_settings_are_one_line(dllm, tiny_checkpoint, flags, message):
     result = dllm("sample", tiny_checkpoint, "--prompt", "12", *flags)
     assert result.code == 2 and message in result.one_error and result.out == ""
+
+
+def test_cuda_on_a_build_without_it_is_one_line(dllm, tiny_checkpoint):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA GPU is usable here")
+    result = dllm("sample", tiny_checkpoint, "--prompt", "12", "--device", "cuda")
+    assert result.code == 2 and result.out == ""
+    assert "--device cuda: this torch build has no usable CUDA GPU" in result.one_error
+    assert "use --device cpu" in result.one_error
 
 
 def test_a_mistyped_local_checkpoint_is_no_such_folder_with_a_suggestion(dllm, tiny_checkpoint, monkeypatch):
