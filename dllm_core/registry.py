@@ -305,6 +305,12 @@ def _distribution_of(ep: metadata.EntryPoint) -> tuple[str | None, str | None, A
     return dist.metadata["Name"], dist.version, dist
 
 
+def plugin_raised(plugin: str, where: str, exc: BaseException) -> PluginError:
+    """The one-line error for plugin ``plugin`` raising ``exc`` in ``where`` (a hook, a callback)."""
+    return PluginError(f"plugin '{plugin}' raised in {where}: {type(exc).__name__}: {exc}. Fix or uninstall "
+                       "the plugin, or leave it out with DLLM_PLUGINS (the plugins to load, comma-separated)")
+
+
 def _installed_at(ep: metadata.EntryPoint) -> float:
     """When the entry point's distribution was installed (its ``METADATA``'s mtime; +inf unknown)."""
     dist = getattr(ep, "dist", None)
@@ -441,12 +447,16 @@ class PluginHost:
         raise unknown_name_error("plugin", name, [p.name for p in self.plugins],
                                  "Run `dllm plugins` to list installed plugins.")
 
-    def trainer_callbacks(self, context: dict[str, Any]) -> list[Any]:
-        """Collect trainer callbacks from every loaded plugin."""
-        callbacks: list[Any] = []
-        for result in self.manager.hook.dllm_trainer_callbacks(context=context):
-            if result:
-                callbacks.extend(result)
+    def trainer_callbacks(self, context: dict[str, Any]) -> list[tuple[str, Any]]:
+        """``(plugin, callback)`` for every trainer callback the loaded plugins give; a hook that
+        raises is one :class:`PluginError` naming its plugin."""
+        callbacks: list[tuple[str, Any]] = []
+        for impl in self.manager.hook.dllm_trainer_callbacks.get_hookimpls():
+            try:
+                result = impl.function(context=context)
+            except Exception as exc:  # noqa: BLE001 - any failure of a plugin's hook is the plugin's
+                raise plugin_raised(impl.plugin_name, "dllm_trainer_callbacks", exc) from exc
+            callbacks.extend((impl.plugin_name, callback) for callback in result or ())
         return callbacks
 
     @property

@@ -26,7 +26,9 @@ objective it runs. What it changes:
 * ``remove_unused_columns`` keeps, besides what the model's ``forward`` takes, every column
   the objective reads (``labels``, ``mask_token_id``, ...).
 * Plugins' ``dllm_trainer_callbacks`` hooks are asked for callbacks once, at construction,
-  with ``{"family", "objective", "output_dir", "args"}``; they are added to the run.
+  with ``{"family", "objective", "output_dir", "args"}``; they are added to the run, each
+  guarded so that a hook or callback that raises is one error naming its plugin
+  (:mod:`dllm_core.training.plugin_callbacks`).
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from dllm_core.checkpoint import honour_umask
 from dllm_core.objectives.base import LossOutput, Objective
 from dllm_core.registry import get_registry
 from dllm_core.training.bound_metrics import NllBoundAccumulator
+from dllm_core.training.plugin_callbacks import PluginCallback
 from dllm_core.training.run_record import checkpoint_steps, read_run_id, write_run_id
 
 if TYPE_CHECKING:
@@ -92,8 +95,8 @@ class DiffusionTrainer(Trainer):
             "output_dir": self.args.output_dir,
             "args": self.args,
         }
-        for callback in get_registry().trainer_callbacks(context):
-            self.add_callback(callback)
+        for plugin, callback in get_registry().trainer_callbacks(context):
+            self.add_callback(PluginCallback(plugin, callback))
 
     # -- training ------------------------------------------------------------------------------
     def compute_loss(

@@ -12,8 +12,10 @@ transformers = pytest.importorskip("transformers")
 from transformers import LlamaConfig, LlamaForCausalLM, TrainerCallback, TrainingArguments  # noqa: E402
 
 from dllm_core.objectives import MaskedDiffusionObjective  # noqa: E402
+from dllm_core.errors import PluginError  # noqa: E402
 from dllm_core.registry import get_registry  # noqa: E402
 from dllm_core.training import DiffusionTrainer  # noqa: E402
+from dllm_core.training.plugin_callbacks import PluginCallback  # noqa: E402
 
 VOCAB, LENGTH, PAD, MASK = 12, 12, 10, 11
 TEMPLATES = torch.tensor(
@@ -156,12 +158,12 @@ def test_plugin_callbacks_are_attached(tmp_path: Path, monkeypatch: pytest.Monke
 
     def trainer_callbacks(context):
         contexts.append(context)
-        return [recorder]
+        return [("recorder", recorder)]
 
     monkeypatch.setattr(get_registry(), "trainer_callbacks", trainer_callbacks)
     objective = MaskedDiffusionObjective()
     trainer = make_trainer(tmp_path, objective=objective, max_steps=1)
-    assert recorder in trainer.callback_handler.callbacks
+    assert [c.callback for c in trainer.callback_handler.callbacks if isinstance(c, PluginCallback)] == [recorder]
     (context,) = contexts
     assert context["objective"] is objective and context["family"] is None
     assert context["args"] is trainer.args and context["output_dir"] == str(tmp_path)
@@ -216,3 +218,32 @@ def test_lora_training_through_peft(tmp_path: Path) -> None:
     assert "eval_nll_bound" in trainer.evaluate()
     trainer.save_model(str(tmp_path / "adapter"))
     assert (tmp_path / "adapter" / "adapter_config.json").exists()
+
+
+def test_a_plugin_callback_that_raises_is_one_error_naming_the_plugin(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    class Broken(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            raise KeyError("loss_scale")
+
+    monkeypatch.setattr(get_registry(), "trainer_callbacks", lambda context: [("acme", Broken())])
+    trainer = make_trainer(tmp_path, objective=MaskedDiffusionObjective(), max_steps=2)
+    with pytest.raises(PluginError, match=r"plugin 'acme' raised in Broken.on_step_end: KeyError: 'loss_scale'\. "
+                                          r"Fix or uninstall the plugin, or leave it out with DLLM_PLUGINS"):
+        trainer.train()
+    assert trainer.state.global_step == 1  # the first step ran; the error stopped the run at its end
+
+
+def test_a_trainer_callbacks_hook_that_raises_is_one_error_naming_the_plugin() -> None:
+    from dllm_core.hookspecs import hookimpl
+    from dllm_core.registry import PluginHost
+
+    class Acme:
+        @hookimpl
+        def dllm_trainer_callbacks(self, context):
+            raise RuntimeError("no GPU")
+
+    host = PluginHost()
+    host.manager.register(Acme(), name="acme")
+    with pytest.raises(PluginError, match=r"plugin 'acme' raised in dllm_trainer_callbacks: RuntimeError: no GPU"):
+        host.trainer_callbacks({})
