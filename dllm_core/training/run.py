@@ -388,13 +388,14 @@ def prepare_run(config: TrainRunConfig) -> tuple[ModelFamily, Any]:
 
 def run_training(config: TrainRunConfig) -> TrainRunResult:
     """Train, evaluate when there is a test split, and save; returns where and the metrics."""
+    family, objective = prepare_run(config)  # before the heavy imports: a mistake shows at once
+
     from transformers import set_seed
 
     from dllm_core.distributed import configure_process_group
     from dllm_core.training.report import write_loss_curve
     from dllm_core.training.trainer import DiffusionTrainer
 
-    family, objective = prepare_run(config)
     settings = run_settings(json.loads(to_json(config)))
     plan = plan_resume(config.output_dir, settings, config.resume)  # a run's own checkpoints only
     if plan.checkpoint is not None:

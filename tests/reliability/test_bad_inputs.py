@@ -134,3 +134,21 @@ def test_a_checkpoint_saved_under_a_file_is_one_line(tmp_path):
     with pytest.raises(DllmError, match=f"cannot write {blocker / 'out'} "):
         with atomic_directory(blocker / "out"):
             pass
+
+
+@pytest.mark.parametrize("flags, message", [
+    (("--family", "lladaa"), "unknown family 'lladaa'. Did you mean 'llada'?"),
+    (("--family", "llada", "--objective", "maskedd"), "unknown objective 'maskedd'. Did you mean 'masked-diffusion'?"),
+], ids=["family", "objective"])
+def test_a_mistyped_name_is_reported_before_torch_is_imported(tmp_path, flags, message):
+    import subprocess
+    import sys
+
+    script = ("import sys\nfrom dllm_core.cli.main import main\n"
+              f"code = main(['train', *{list(flags)!r}, '--preset', 'tiny', '--data', 'sudoku4[train:8]', "
+              f"'--output-dir', {str(tmp_path / 'run')!r}])\n"
+              "print('exit', code, 'torch imported', 'torch' in sys.modules)\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert message in result.stderr
+    assert "exit 2 torch imported False" in result.stdout
+    assert not (tmp_path / "run").exists()
