@@ -22,26 +22,19 @@ GEMMA_SPECIAL_TOKENS = {"eos": "<eos>", "eot": "<end_of_turn>", "bos": "<bos>", 
 #:
 #: transformers' DiffusionGemma layers always run a dense MLP *and* a mixture of experts side by
 #: side; ``tiny`` makes the expert branch dense (one expert, always chosen).
+_TINY: dict[str, Any] = dict(
+    text=dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+              num_key_value_heads=2, head_dim=16, global_head_dim=16, sliding_window=128,
+              layer_types=["sliding_attention", "full_attention"], num_experts=1, top_k_experts=1,
+              moe_intermediate_size=64, max_position_embeddings=1024, final_logit_softcapping=30.0),
+    vision=dict(hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2,
+                num_key_value_heads=2, head_dim=8, patch_size=4, position_embedding_size=64),
+    canvas_length=32,
+)
 DIFFUSIONGEMMA_PRESETS: dict[str, dict[str, Any]] = {
-    "tiny": dict(
-        text=dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
-                  num_key_value_heads=2, head_dim=16, global_head_dim=16, sliding_window=128,
-                  layer_types=["sliding_attention", "full_attention"], num_experts=1, top_k_experts=1,
-                  moe_intermediate_size=64, max_position_embeddings=1024, final_logit_softcapping=30.0),
-        vision=dict(hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2,
-                    num_key_value_heads=2, head_dim=8, patch_size=4, position_embedding_size=64),
-        canvas_length=32,
-    ),
+    "tiny": _TINY,
     # the same with a real mixture: 4 experts, top-2
-    "tiny-moe": dict(
-        text=dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
-                  num_key_value_heads=2, head_dim=16, global_head_dim=16, sliding_window=128,
-                  layer_types=["sliding_attention", "full_attention"], num_experts=4, top_k_experts=2,
-                  moe_intermediate_size=32, max_position_embeddings=1024, final_logit_softcapping=30.0),
-        vision=dict(hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2,
-                    num_key_value_heads=2, head_dim=8, patch_size=4, position_embedding_size=64),
-        canvas_length=32,
-    ),
+    "tiny-moe": {**_TINY, "text": {**_TINY["text"], "num_experts": 4, "top_k_experts": 2, "moe_intermediate_size": 32}},
 }
 
 DIFFUSIONGEMMA = ModelFamily(
