@@ -32,11 +32,11 @@ from dllm_core.registry import get_registry, load_reference
 DLLM_JSON = "dllm.json"
 #: present while a checkpoint's files are being swapped into a folder; a folder carrying it is incomplete
 INCOMPLETE_MARKER = ".dllm-incomplete"
-#: files that make up a checkpoint (what a previous final save left, and is replaced as a whole)
-CHECKPOINT_FILE_PATTERNS = ("*.json", "*.safetensors", "*.txt", "*.model", "*.jinja", "*.tiktoken", "README.md")
 ADAPTER_CONFIG = "adapter_config.json"
 #: what is fetched for a hub id: configs, safetensors weights, tokenizer files; never code or pickles
 HUB_FILE_PATTERNS = ["*.json", "*.safetensors", "*.txt", "*.model", "*.jinja", "*.tiktoken"]
+#: files that make up a checkpoint (what a previous final save left, and is replaced as a whole)
+CHECKPOINT_FILE_PATTERNS = (*HUB_FILE_PATTERNS, "README.md")
 
 
 @dataclass
