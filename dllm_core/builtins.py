@@ -40,6 +40,14 @@ def dllm_register_tasks(register: Register) -> None:
 
 
 @hookimpl
+def dllm_register_rewards(register: Register) -> None:
+    for task in ("sudoku4", "sudoku9", "countdown", "addition"):
+        register(task, f"dllm_core.rl.rewards:{task.upper()}", description=f"1 when the {task} checker accepts the answer")
+    register("format", "dllm_core.rl.rewards:format_reward",
+             description="1 when the answer has the reference answer's layout (numbers, operators, lines)")
+
+
+@hookimpl
 def dllm_register_schedules(register: Register) -> None:
     register("linear", "dllm_core.schedules.noise:LinearSchedule", description="alpha(t) = 1 - t (MDLM)")
     register("cosine", "dllm_core.schedules.noise:CosineSchedule", description="alpha(t) = 1 - cos(pi/2 (1 - t))")

@@ -90,6 +90,16 @@ def dllm_register_suites(register: Callable[..., None]) -> None:
 
 
 @hookspec
+def dllm_register_rewards(register: Callable[..., None]) -> None:
+    """Register reward functions for ``dllm train --mode grpo`` (``--reward NAME``).
+
+    Call ``register(name, "module:function", description=...)``; the function follows trl's
+    reward-function protocol ``f(prompts, completions, **columns) -> list[float | None]``
+    (see :mod:`dllm_core.rl.rewards`).
+    """
+
+
+@hookspec
 def dllm_trainer_callbacks(context: dict[str, Any]) -> list[Any] | None:
     """Return ``transformers.TrainerCallback`` instances to attach to a training run.
 

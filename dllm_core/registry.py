@@ -51,6 +51,7 @@ REGISTRATION_HOOKS: dict[str, str] = {
     "engine_parts": "dllm_register_engine_parts",
     "tasks": "dllm_register_tasks",
     "suites": "dllm_register_suites",
+    "rewards": "dllm_register_rewards",
     "commands": "dllm_register_commands",
 }
 
@@ -486,6 +487,10 @@ class PluginHost:
     @property
     def suites(self) -> Registry:
         return self.registries["suites"]
+
+    @property
+    def rewards(self) -> Registry:
+        return self.registries["rewards"]
 
     @property
     def commands(self) -> Registry:

@@ -50,7 +50,10 @@ def generation_config_defaults(folder: Path, generator: Generator) -> dict[str, 
     """The entries of ``folder/generation_config.json`` that ``generator`` takes as parameters.
 
     Keys it does not know (``bos_token_id``, ``transformers_version``, ...) and null values are
-    left out; a folder without the file gives ``{}``, an unreadable file an error.
+    left out; a folder without the file gives ``{}``, an unreadable file an error. A nested
+    section (transformers saves a sampler's settings as an object, e.g. DiffusionGemma's
+    ``sampler_config: {"entropy_bound": ...}``) gives the keys ``generator`` takes too; a top-level
+    key wins over a nested one of the same name.
     """
     path = Path(folder) / "generation_config.json"
     if not path.is_file():
@@ -60,7 +63,10 @@ def generation_config_defaults(folder: Path, generator: Generator) -> dict[str, 
     except (OSError, json.JSONDecodeError) as exc:
         raise DllmError(f"cannot read {path}: {exc}; fix or delete it") from None
     accepted = set(generator.parameter_names())
-    return {key: value for key, value in values.items() if key in accepted and value is not None}
+    found = {key: value for section in values.values() if isinstance(section, dict)
+             for key, value in section.items() if key in accepted and value is not None}
+    found.update({key: value for key, value in values.items() if key in accepted and value is not None})
+    return found
 
 
 def carry_over(values: Mapping[str, Any], source: Generator | None, target: Generator) -> dict[str, Any]:

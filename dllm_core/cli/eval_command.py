@@ -30,12 +30,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         f"{entry.name}: {entry.metadata.get('description', '')}" for entry in get_registry().suites))
     parser.add_argument("--num-fewshot", type=int, help="shots for every task (default: each task's own)")
     parser.add_argument("--limit", type=_limit, help="documents per task (a fraction when below 1)")
-    parser.add_argument("--batch-size", type=int, help="prompts per generate call and Monte-Carlo rows per forward")
+    parser.add_argument("--batch-size", type=int, help="prompts per generate call (default 16); likelihood "
+                        "forwards are sized by --model-args forward_tokens")
     parser.add_argument("--output-path", type=Path, help="folder for results.json, results.md and sample logs")
     parser.add_argument("--include-path", type=Path, action="append", default=[],
                         help="folder of extra task YAML files (repeatable)")
     parser.add_argument("--model-args", default="",
-                        help="k=v,... : mc_num, max_length, dtype, device, seed, generator and its parameters")
+                        help="k=v,... : mc_num, mc_batch_size, forward_tokens, cfg_scale, greedy_check, max_length, "
+                        "dtype, device, seed, generator and its parameters")
     parser.add_argument("--gen-kwargs", default="", help="k=v,... generation settings for every generative task")
     parser.add_argument("--apply-chat-template", action=argparse.BooleanOptionalAction, default=None,
                         help="render prompts with the chat template (default: only for bundled tasks and "
@@ -69,7 +71,10 @@ def run(args: argparse.Namespace) -> int:
 
     from dllm_core.evaluation.report import markdown_report
     from dllm_core.evaluation.runner import EvalConfig, evaluate
+    from dllm_core.training.run import check_output_dir
 
+    if args.output_path is not None:  # before the model loads and the tasks run
+        check_output_dir(Path(args.output_path), "--output-path")
     model_args = _key_values("--model-args", args.model_args)
     gen_kwargs = _key_values("--gen-kwargs", args.gen_kwargs)
     results = evaluate(EvalConfig(

@@ -110,7 +110,9 @@ def generation_request(args: argparse.Namespace) -> GenerationRequest:
 
 def open_session(args: argparse.Namespace) -> tuple[Any, Any, dict[str, Any]]:
     """``(session, params, generator options)`` for the checkpoint and options in ``args``; options
-    the chosen generator cannot take are refused before the weights load."""
+    the chosen generator cannot take are refused before the weights load. Answer length and
+    steps follow :meth:`~dllm_core.generation.contract.Generator.fit_answer` (a default number of
+    steps above a short answer's length is lowered to it; a given one is refused)."""
     from dllm_core.generation.contract import check_options, option_values
     from dllm_core.session import InferenceSession, plan_session
 
@@ -120,5 +122,6 @@ def open_session(args: argparse.Namespace) -> tuple[Any, Any, dict[str, Any]]:
     for role in request.roles:
         plan.generator.role_parameter(role)
     session = InferenceSession.load(plan, device=args.device)
-    params = session.params(request.roles, request.values)
+    given = {*request.values, *(plan.generator.role_parameter(role) for role in request.roles)}
+    params = session.generator.fit_answer(session.params(request.roles, request.values), given)
     return session, params, option_values(session.generator, request.options)

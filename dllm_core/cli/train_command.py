@@ -29,14 +29,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Train in this process, or check the run and launch the processes that train it."""
-    from dllm_core.training.launcher import inside_launcher, relaunch
+    from dllm_core.training.launcher import inside_launcher, relaunch, resolve_launch
     from dllm_core.training.report import print_result
-    from dllm_core.training.run import prepare_run, run_training
+    from dllm_core.training.run import plan_run_resume, prepare_run, run_training
 
     config = from_namespace(TrainRunConfig, args)
     launch = from_namespace(LaunchOptions, args)
+    launch.check()
     if launch.wanted() and not inside_launcher():
-        prepare_run(config)
+        resolve_launch(launch)  # the accelerate config and its extras, before the run's own checks
+        prepare_run(config)  # names, options, data spec, output folder: before any worker starts
+        plan_run_resume(config)  # --resume of another run, changed settings, a damaged checkpoint
         return relaunch(launch, to_json(config))
     result = run_training(config)
     if result.main_process:

@@ -12,8 +12,8 @@ A pretraining record holds its document in a text field (``text``, or ``--text-f
 
 Anything else is a bad record: :func:`conversation_of` raises :class:`BadRecordError` naming
 the record (its index, or where it is: ``data.csv line 3``), the field and what is wrong.
-:func:`check_record` checks a record as read from a file, before any shuffling, so the error
-names the file's own line. Pure Python.
+:func:`check_record` checks a record where it stands in its source, before any shuffling, so the
+error names the file's own line (or the source's own row). Pure Python.
 """
 
 from __future__ import annotations
@@ -35,12 +35,20 @@ class BadRecordError(DllmError):
     """A record that is not a valid training example."""
 
 
+#: what a record must hold: a conversation (``sft``), a document (``pt``), or either (``None``)
+RecordKind = Literal["sft", "pt"] | None
+#: the fields that make a record a conversation
+CONVERSATION_FIELDS = ("messages", "prompt", "answer")
+
+
 @dataclass(frozen=True)
 class RecordRules:
-    """How records read from a file are checked (``--text-field``, ``--on-bad-record``)."""
+    """How records are checked where they stand in their source (``--text-field``,
+    ``--on-bad-record``, and ``--mode``: which kind of record the run trains on)."""
 
     text_field: str = "text"  # the field of a pretraining document
     on_bad_record: OnBadRecord = "error"  # raise on a bad record, or skip and count it
+    mode: RecordKind = None  # "sft": conversations only; "pt": documents only; None: either
 
 
 def as_messages(prompt: str, answer: str) -> list[Message]:
@@ -64,21 +72,28 @@ def conversation_of(record: Any, index: int | str) -> list[Message]:
 
 
 def check_record(record: Mapping[str, Any], where: str, rules: RecordRules) -> None:
-    """Check a record read from a file at ``where`` (``"data.csv line 3"``): a conversation
-    (``messages`` or ``prompt``/``answer``), else a document in ``rules.text_field``."""
-    if any(key in record for key in ("messages", "prompt", "answer")):
+    """Check a record of a source at ``where`` (``"data.csv line 3"``, ``"org/name split 'train'
+    row 7"``): a conversation (``messages`` or ``prompt``/``answer``) unless ``rules.mode`` is
+    ``"pt"``, else a document in ``rules.text_field`` unless ``rules.mode`` is ``"sft"``."""
+    if rules.mode != "pt" and any(key in record for key in CONVERSATION_FIELDS):
         conversation_of(record, where)
         return
-    if rules.text_field in record:
+    if rules.mode != "sft" and rules.text_field in record:
         if not isinstance(record[rules.text_field], str):
             raise _bad(where, f"field '{rules.text_field}' must be a string, got "
                               f"{type(record[rules.text_field]).__name__}")
         return
-    raise BadRecordError(
-        f"{where} has none of the fields 'messages', 'prompt'/'answer' or '{rules.text_field}' (its fields: "
-        f"{', '.join(sorted(map(str, record)))}). Rename them, name the document field with --text-field "
-        "NAME, or pass --on-bad-record skip to skip (and count) such records."
-    )
+    fields = ", ".join(sorted(map(str, record)))
+    if rules.mode == "sft":
+        wanted, fix = "neither 'messages' nor 'prompt'/'answer'", "Rename them (documents train with --mode pt)"
+    elif rules.mode == "pt":
+        wanted = f"no field '{rules.text_field}'"
+        fix = "Name the document field with --text-field NAME (conversations train with --mode sft)"
+    else:
+        wanted = f"none of the fields 'messages', 'prompt'/'answer' or '{rules.text_field}'"
+        fix = "Rename them, name the document field with --text-field NAME"
+    raise BadRecordError(f"{where} has {wanted} (its fields: {fields}). {fix}, or pass --on-bad-record skip to "
+                         "skip (and count) such records.")
 
 
 def _checked_messages(messages: Any, index: int | str) -> list[Message]:

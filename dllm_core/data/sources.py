@@ -9,6 +9,9 @@ also checks the part's options against that kind. :func:`load_part` then loads i
   text (a CSV answer ``146`` stays ``"146"``; a JSON number keeps its literal text, so one
   numeric record cannot turn ``"0012"`` into ``12``), each record checked where it stands in the
   file (an error names the file, the line and the field; ``--on-bad-record skip`` drops it);
+* the rows of other sources (Hugging Face datasets, saved folders, ``.parquet``, ``.txt``) are
+  checked the same way as they are chosen, each named by its split and row (``.txt``: line) in
+  the source, not by its place after shuffling;
 
 * a task generates ``train`` and ``test`` rows (its defaults when the spec gives no sizes);
   its hash split keeps them disjoint (:mod:`dllm_core.data.tasks.base`);
@@ -23,14 +26,17 @@ also checks the part's options against that kind. :func:`load_part` then loads i
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import os
+import sys
 import typing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Literal, Mapping, Sequence
 
-from dllm_core.data.records import RecordRules
+from dllm_core.data.records import BadRecordError, RecordRules, check_record
+from dllm_core.data.text_files import TEXT_READERS
 from dllm_core.data.spec import GENERAL_OPTIONS, DatasetSpecError, SpecPart
 from dllm_core.errors import did_you_mean, unknown_name_error
 from dllm_core.registry import get_registry
@@ -103,7 +109,8 @@ def resolve_part(part: SpecPart) -> ResolvedPart:
 
 
 def load_part(resolved: ResolvedPart, rules: RecordRules = RecordRules()) -> SplitPair:
-    """The train and test rows of a resolved part (file records checked by ``rules``)."""
+    """The train and test rows of a resolved part, its records checked by ``rules`` where they
+    stand in the source (a text file's as it is read, other sources' as rows are chosen)."""
     part = resolved.part
     if resolved.task is not None:
         return _task_rows(resolved.task, part)
@@ -113,7 +120,12 @@ def load_part(resolved: ResolvedPart, rules: RecordRules = RecordRules()) -> Spl
         splits = _read_saved(part.source)
     else:
         splits = _read_hub(part)
-    return _select(splits, part)
+    checked_when_read = resolved.kind == "file" and Path(part.source).suffix.lower() in TEXT_READERS
+    check = None if checked_when_read else _RecordCheck(resolved, rules)
+    pair = _select(splits, part, check)
+    if check is not None and check.skipped:
+        print(f"dllm: skipped {check.skipped} bad record(s) of {part.source} (--on-bad-record skip)", file=sys.stderr)
+    return pair
 
 
 # -- resolution --------------------------------------------------------------------------------
@@ -186,7 +198,7 @@ def _task_rows(task: Task, part: SpecPart) -> SplitPair:
 def _read_file(source: str, rules: RecordRules) -> dict[str, Dataset]:
     from datasets import load_dataset
 
-    from dllm_core.data.text_files import TEXT_READERS, read_records
+    from dllm_core.data.text_files import read_records
 
     if Path(source).suffix.lower() in TEXT_READERS:
         return {"train": read_records(Path(source).expanduser(), rules)}
@@ -242,62 +254,130 @@ def _read_hub(part: SpecPart) -> dict[str, Dataset]:
 
 
 # -- choosing rows -----------------------------------------------------------------------------
-def _select(splits: Mapping[str, Dataset], part: SpecPart) -> SplitPair:
+#: ``keep(position, row)``: whether the row at ``position`` of its split is kept (raises on a bad one)
+RowCheck = Callable[[int, Mapping[str, Any]], bool]
+
+
+class _RecordCheck:
+    """Checks the rows of a source read through ``datasets`` (a Hugging Face dataset, a saved
+    folder, ``.parquet``, ``.txt``) by :func:`~dllm_core.data.records.check_record`, each where it
+    stands in its split before any shuffling: an error names the source, the split and the row
+    (``.txt``: the line). With ``--on-bad-record skip`` a bad row is left out and counted."""
+
+    def __init__(self, resolved: ResolvedPart, rules: RecordRules) -> None:
+        self.resolved, self.rules, self.skipped = resolved, rules, 0
+
+    def where(self, split: str, position: int) -> str:
+        source = self.resolved.part.source
+        if self.resolved.kind == "file":
+            return f"{source} line {position + 1}" if source.lower().endswith(".txt") else f"{source} row {position}"
+        name = f"Hugging Face dataset '{source}'" if self.resolved.kind == "hub" else source
+        return f"{name} split '{split}' row {position}"
+
+    def of_split(self, split: str) -> RowCheck:
+        def keep(position: int, row: Mapping[str, Any]) -> bool:
+            try:
+                check_record(row, self.where(split, position), self.rules)
+            except BadRecordError:
+                if self.rules.on_bad_record == "error":
+                    raise
+                self.skipped += 1
+                return False
+            return True
+
+        return keep
+
+
+def _select(splits: Mapping[str, Dataset], part: SpecPart, check: _RecordCheck | None = None) -> SplitPair:
+    def rule(split: str) -> RowCheck | None:
+        return None if check is None else check.of_split(split)
+
     if part.split is not None:
         if part.split not in splits:
             raise DatasetSpecError(
                 f"'{part.source}' has no split '{part.split}'; its splits are {sorted(splits)}."
             )
-        return _carve(splits[part.split], part)
+        return _carve(splits[part.split], part, rule(part.split))
     if "train" not in splits:
         if len(splits) != 1:
             raise DatasetSpecError(
                 f"'{part.source}' has splits {sorted(splits)} and none is 'train'; choose one with "
                 f"split:NAME in part '{part.describe()}'."
             )
-        return _carve(next(iter(splits.values())), part)
-    held_out = splits.get("test", splits.get("validation"))
+        [(name, pool)] = splits.items()
+        return _carve(pool, part, rule(name))
+    held_out = next((name for name in ("test", "validation") if name in splits), None)
     if held_out is None:
-        return _carve(splits["train"], part)
-    test = None if part.test == 0 else _take(held_out, part.test, part, "test")
-    return SplitPair(_take(splits["train"], part.train, part, "train"), test)
+        return _carve(splits["train"], part, rule("train"))
+    test = None if part.test == 0 else _take(splits[held_out], part.test, part, "test", rule(held_out))
+    return SplitPair(_take(splits["train"], part.train, part, "train", rule("train")), test)
 
 
-def _take(data: Dataset, count: int | None, part: SpecPart, split: str) -> Dataset:
-    if count is None:
-        return data
-    if count > len(data):
+def _shuffled_order(size: int, seed: int) -> list[int]:
+    """The row order ``Dataset.shuffle(seed=seed)`` gives (numpy's default generator), kept as
+    positions so that every chosen row is still known by its place in the source."""
+    import numpy as np
+
+    return np.random.default_rng(seed).permutation(size).tolist()
+
+
+def _usable(pool: Dataset, order: Sequence[int], check: RowCheck | None) -> Iterator[tuple[int, Mapping[str, Any]]]:
+    """``(position, row)`` for the rows of ``pool`` at the positions ``order`` lists, in that
+    order, leaving out those ``check`` skips (rows are read lazily: stop early, read less)."""
+    for position, row in zip(order, pool.select(order, keep_in_memory=True)):
+        if check is None or check(position, row):
+            yield position, row
+
+
+def _take(data: Dataset, count: int | None, part: SpecPart, split: str, check: RowCheck | None = None) -> Dataset:
+    """``count`` rows drawn at random (``seed``), or all rows in order when ``count`` is None."""
+    if count is not None and count > len(data):
         raise DatasetSpecError(
             f"part '{part.describe()}' asks for {count} {split} rows but the source's {split} "
             f"split has only {len(data)}; lower {split}:N."
         )
-    return data.shuffle(seed=part.seed, keep_in_memory=True).select(range(count), keep_in_memory=True)
+    if count is None and check is None:
+        return data
+    order = range(len(data)) if count is None else _shuffled_order(len(data), part.seed)
+    chosen = [position for position, _ in itertools.islice(_usable(data, order, check), count)]
+    if count is not None and len(chosen) < count:
+        raise DatasetSpecError(
+            f"part '{part.describe()}' asks for {count} {split} rows but only {len(chosen)} rows of the source's "
+            f"{split} split are good records (the others were skipped); lower {split}:N."
+        )
+    return data.select(chosen, keep_in_memory=True)
 
 
-def _carve(pool: Dataset, part: SpecPart) -> SplitPair:
+def _carve(pool: Dataset, part: SpecPart, check: RowCheck | None = None) -> SplitPair:
     """Train and test rows from one pool, sharing no row (see the module docstring)."""
     if not part.test:
-        return SplitPair(_take(pool, part.train, part, "train"), None)
+        return SplitPair(_take(pool, part.train, part, "train", check), None)
     if part.test > len(pool):
         raise DatasetSpecError(
             f"part '{part.describe()}' asks for {part.test} test rows but the source has only "
             f"{len(pool)} rows; lower test:M."
         )
-    shuffled = pool.shuffle(seed=part.seed, keep_in_memory=True)
-    test = shuffled.select(range(part.test), keep_in_memory=True)
-    test_rows = {_row_key(row) for row in test}
+    usable = _usable(pool, _shuffled_order(len(pool), part.seed), check)
+    test = list(itertools.islice(usable, part.test))
+    if len(test) < part.test:
+        raise DatasetSpecError(
+            f"part '{part.describe()}' asks for {part.test} test rows but only {len(test)} rows of the source "
+            "are good records (the others were skipped); lower test:M."
+        )
+    test_rows = {_row_key(row) for _, row in test}
     chosen: list[int] = []
-    for offset, row in enumerate(shuffled.select(range(part.test, len(shuffled)), keep_in_memory=True)):
+    for position, row in usable:  # the rows after the test rows, in the same order
         if part.train is not None and len(chosen) == part.train:
             break
         if _row_key(row) not in test_rows:
-            chosen.append(part.test + offset)
+            chosen.append(position)
     if part.train is not None and len(chosen) < part.train:
         raise DatasetSpecError(
             f"part '{part.describe()}' asks for {part.train} train rows but only {len(chosen)} "
             f"rows of the source are left after the {part.test} test rows; lower train:N or test:M."
         )
-    return SplitPair(shuffled.select(chosen, keep_in_memory=True), test)
+    return SplitPair(pool.select(chosen, keep_in_memory=True),
+                     pool.select([position for position, _ in test], keep_in_memory=True))
 
 
 def _row_key(row: Mapping[str, Any]) -> str:

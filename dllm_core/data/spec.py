@@ -12,9 +12,10 @@ A spec is one or more parts joined by ``+``; each part is a source with optional
 * ``split:NAME``: use only that split of the source as the pool both splits come from;
 * any field of a task's config, for tasks only (``sudoku9[blanks:50]``).
 
-:func:`parse_dataset_spec` only parses (pure Python); :func:`load_dataset_spec` resolves every
-part first (so every spec mistake is reported before anything loads), then loads them and
-concatenates the ``train`` and ``test`` splits across parts. How sources become splits is in
+:func:`parse_dataset_spec` only parses (pure Python); :func:`check_dataset_spec` also resolves
+every part without loading anything (no ``datasets``, no torch); :func:`load_dataset_spec`
+resolves every part first (so every spec mistake is reported before anything loads), then loads
+them and concatenates the ``train`` and ``test`` splits across parts. How sources become splits is in
 :mod:`dllm_core.data.sources`.
 """
 
@@ -75,6 +76,18 @@ def parse_dataset_spec(spec: str) -> DatasetSpec:
     if not spec or not spec.strip():
         raise DatasetSpecError(f"empty dataset spec; expected {_FORMAT}.")
     return DatasetSpec(tuple(_parse_part(text.strip(), spec) for text in _split_parts(spec)))
+
+
+def check_dataset_spec(spec: str | DatasetSpec) -> DatasetSpec:
+    """Parse ``spec`` and resolve each part (task names and their options, paths, the options
+    each kind of source takes) without loading any data, so a mistake (``sudok4``) is reported
+    before ``datasets`` or torch is imported. Returns the parsed spec."""
+    from dllm_core.data.sources import resolve_part
+
+    parsed = parse_dataset_spec(spec) if isinstance(spec, str) else spec
+    for part in parsed.parts:
+        resolve_part(part)
+    return parsed
 
 
 def load_dataset_spec(spec: str | DatasetSpec, rules: RecordRules | None = None) -> DatasetDict:

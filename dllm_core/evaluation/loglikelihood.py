@@ -12,7 +12,12 @@ The context is never masked. :func:`negative_elbo` estimates the right-hand side
 counts are stratified: with ``base ~ U{0..n-1}`` drawn once, row ``i`` masks
 ``k_i = ((base + floor(i * n / b)) mod n) + 1`` tokens, so each row's count is still uniform on
 ``1..n`` (the estimate stays unbiased) while the batch covers the range evenly (lower variance).
-Families with shifted logits (Dream) predict position ``i`` from the output at ``i - 1``.
+Families with shifted logits (Dream) predict position ``i`` from the output at ``i - 1``. With
+``cfg_scale > 0`` every forward also runs each row with its context masked and scores the guided
+logits ``un + (cfg_scale + 1) * (cond - un)`` (LLaDA's evaluation).
+
+:func:`negative_elbo` and :func:`is_greedy` score one request; :mod:`.scoring` packs many
+requests and their draws into shared forwards with the same draws (:func:`draw_masks`).
 
 :func:`is_greedy` is the greedy check lm-eval asks for, defined for a diffusion model as: one
 forward with *every* continuation token masked (context intact); the continuation is greedy iff
@@ -56,6 +61,9 @@ class ElboConfig:
     slice_logits: bool = False  # the model accepts ``logits_to_keep`` (LM head on kept positions)
     block_size: int | None = None  # score with the block-diffusion bound over blocks of this size
     answer_starts_block: bool = True  # the continuation starts a block (the grid is shifted)
+    cfg_scale: float = 0.0  # classifier-free guidance: un + (cfg_scale + 1) * (cond - un), 0 = off
+    forward_tokens: int = 8192  # packed scoring (:mod:`.scoring`): padded tokens per forward
+    pad_token_id: int = 0  # fills the padded tail of shorter rows in a packed forward
 
 
 def stratified_mask_counts(n: int, rows: int, generator: torch.Generator) -> torch.Tensor:
@@ -83,13 +91,26 @@ def continuation_logits(model: Any, tokens: torch.Tensor, start: int, config: El
     keeps its own), so one more position is kept on the left.
     """
     keep_from = max(start - 1, 0) if config.logit_shift else start
+    rows = len(tokens)
+    if config.cfg_scale > 0:  # unconditional rows: the context masked too
+        unconditional = tokens.clone()
+        unconditional[:, :start] = config.mask_token_id
+        tokens = torch.cat([tokens, unconditional])  # [2R, L]
     if config.slice_logits:
-        logits = logits_of(model(tokens, logits_to_keep=slice(keep_from, None)))  # [R, L - keep_from, V]
+        logits = logits_of(model(tokens, logits_to_keep=slice(keep_from, None)))  # [R', L - keep_from, V]
     else:
-        logits = logits_of(model(tokens))[:, keep_from:]  # [R, L - keep_from, V]
+        logits = logits_of(model(tokens))[:, keep_from:]  # [R', L - keep_from, V]
+    if config.cfg_scale > 0:
+        logits = guide(logits[:rows], logits[rows:], config.cfg_scale)
     if config.logit_shift:
         logits = shift_logits(logits)
     return logits[:, start - keep_from:]
+
+
+def guide(conditional: torch.Tensor, unconditional: torch.Tensor, scale: float) -> torch.Tensor:
+    """Classifier-free guidance of logits (LLaDA, arXiv 2502.09992 App. B.3): ``un + (scale + 1) * (cond - un)``."""
+    conditional, unconditional = conditional.float(), unconditional.float()
+    return unconditional + (scale + 1) * (conditional - unconditional)
 
 
 def block_shift(start: int, config: ElboConfig) -> int:
@@ -131,6 +152,28 @@ def block_mask_draw(start: int, length: int, block_size: int, rows: int, generat
     return masked, weight
 
 
+def draw_masks(start: int, length: int, config: ElboConfig,
+               generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """All ``mc_num`` draws of one request: ``(masked [mc_num, n], weight [mc_num, n])`` for the
+    continuation ``start..length-1``, drawn in groups of ``batch_size`` rows, each group
+    stratified on its own (:func:`stratified_mask_counts`; per block with ``block_size``), so the
+    draws depend only on ``generator`` and the config, never on how rows are packed into forwards."""
+    n = length - start
+    masks, weights = [], []
+    for first in range(0, config.mc_num, config.batch_size):
+        rows = min(config.batch_size, config.mc_num - first)
+        if config.block_size is None:
+            counts = stratified_mask_counts(n, rows, generator)  # [R]
+            masks.append(random_subsets(counts, n, generator))  # [R, n]
+            weights.append((n / counts.float())[:, None].expand(rows, n))  # [R, n]
+        else:
+            masked, weight = block_mask_draw(start, length, config.block_size, rows, generator,
+                                             block_shift(start, config))
+            masks.append(masked)
+            weights.append(weight)
+    return torch.cat(masks), torch.cat(weights)
+
+
 @torch.no_grad()
 def negative_elbo(model: Any, context: torch.Tensor, continuation: torch.Tensor, config: ElboConfig,
                   generator: torch.Generator) -> float:
@@ -146,16 +189,12 @@ def negative_elbo(model: Any, context: torch.Tensor, continuation: torch.Tensor,
     n, start = len(continuation), len(context)
     sequence = torch.cat([context, continuation])  # [L]
     shift = block_shift(start, config)
+    all_masked, all_weight = draw_masks(start, len(sequence), config, generator)  # [mc_num, n] each
     total = 0.0
     for first in range(0, config.mc_num, config.batch_size):
         rows = min(config.batch_size, config.mc_num - first)
-        if config.block_size is None:
-            counts = stratified_mask_counts(n, rows, generator)  # [R]
-            masked = random_subsets(counts, n, generator)  # [R, n]
-            weight = (n / counts.float())[:, None].expand(rows, n)  # [R, n]
-        else:
-            masked, weight = block_mask_draw(start, len(sequence), config.block_size, rows, generator, shift)
-        masked, weight = masked.to(sequence.device), weight.to(sequence.device)
+        masked = all_masked[first:first + rows].to(sequence.device)  # [R, n]
+        weight = all_weight[first:first + rows].to(sequence.device)  # [R, n]
         tokens = sequence.repeat(rows, 1)  # [R, L]
         tokens[:, start:] = tokens[:, start:].masked_fill(masked, config.mask_token_id)
         if config.block_size is None:

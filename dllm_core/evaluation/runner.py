@@ -36,7 +36,8 @@ class EvalConfig:
         suite: a named suite (:mod:`~dllm_core.evaluation.suites`), run besides ``tasks``.
         num_fewshot: shots for every task (``None``: each task's or suite's own).
         limit: documents per task (a fraction when below 1).
-        batch_size: ``batch_size`` model argument (``None``: the model argument or 1).
+        batch_size: ``batch_size`` model argument, prompts per generate call (``None``: the model
+            argument or 16).
         model_args: adapter and generator settings (:mod:`~dllm_core.evaluation.settings`).
         include_path: more folders of task YAML files.
         apply_chat_template: ``None`` chooses as the module doc says.
@@ -147,15 +148,46 @@ def _simple_evaluate(lm: Any, run: EvalRun, config: EvalConfig, manager: Any) ->
             apply_chat_template=run.apply_chat_template, gen_kwargs=run.gen_kwargs or None,
             confirm_run_unsafe_code=config.confirm_run_unsafe_code,
         )
-    except ConnectionError as exc:
+    except Exception as exc:
+        if not is_download_failure(exc):
+            raise
         raise download_error(exc, [task for task in run.tasks if task not in BUNDLED_TASKS]) from None
 
 
-def download_error(exc: ConnectionError, tasks: Sequence[str] = ()) -> DllmError:
+def _network_error_types() -> tuple[type, ...]:
+    """Exception types of a failed or refused download: Python's, requests', httpx's, the hub's."""
+    types: list[type] = [ConnectionError, TimeoutError]
+    for module, names in (("requests.exceptions", ("ConnectionError", "Timeout")),
+                          ("httpx", ("TransportError",)),
+                          ("huggingface_hub.errors", ("OfflineModeIsEnabled", "LocalEntryNotFoundError"))):
+        try:
+            imported = __import__(module, fromlist=list(names))
+        except ImportError:
+            continue
+        types += [getattr(imported, name) for name in names if isinstance(getattr(imported, name, None), type)]
+    return tuple(types)
+
+
+def is_download_failure(exc: BaseException) -> bool:
+    """Whether ``exc`` or an exception it was raised from is a network / offline-mode failure."""
+    types = _network_error_types()
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, types):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def download_error(exc: BaseException, tasks: Sequence[str] = ()) -> DllmError:
     """The one-line error for task data that could not be downloaded (e.g. offline)."""
     which = f"task(s) {', '.join(tasks)}" if tasks else "the tasks"
-    return DllmError(f"the data of {which} could not be downloaded ({exc}): lm-eval's tasks need the "
-                     "network for their data (once; it is cached after). Go online, or evaluate the "
+    reason = " ".join(str(exc).split())[:200] or type(exc).__name__
+    return DllmError(f"the data of {which} could not be downloaded ({type(exc).__name__}: {reason}). lm-eval's "
+                     "tasks need the network once for their data: run once online to pre-download it into the "
+                     "Hugging Face cache (later runs work offline with HF_DATASETS_OFFLINE=1), or evaluate the "
                      f"bundled offline tasks: {', '.join(BUNDLED_TASKS)}.")
 
 

@@ -7,7 +7,12 @@ when the model loads):
 ``pretrained``      checkpoint or LoRA adapter folder (required)
 ``generator``       generator preset name; default: ``dllm.json``'s, else the family's
 ``mc_num``          Monte-Carlo draws per log-likelihood request (default 128, LLaDA's)
-``batch_size``      prompts per ``generate`` call and Monte-Carlo rows per forward (default 1)
+``mc_batch_size``   draws stratified together (LLaDA's ``batch_size``; default 32, LLaDA's)
+``forward_tokens``  padded tokens per packed likelihood forward (default 8192)
+``cfg_scale``       classifier-free guidance of the likelihood (and of the generator when it takes
+                    ``cfg_scale``; default 0, off, LLaDA's ``cfg``)
+``greedy_check``    ``iterative`` (LLaDA's, default), ``one_forward`` (faster) or ``off``
+``batch_size``      prompts per ``generate`` call (default 16)
 ``max_length``      longest sequence the model sees (default: the model config's)
 ``dtype``           ``auto``, ``float32``, ``bfloat16`` or ``float16`` (default: the checkpoint's)
 ``device``          e.g. ``cpu``, ``cuda:0`` (default: accelerate's device for this process)
@@ -29,7 +34,10 @@ from dllm_core.errors import DllmError
 
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 #: the keys the adapter reads itself; every other key is a parameter of the generator
-ADAPTER_KEYS = ("pretrained", "generator", "mc_num", "batch_size", "max_length", "dtype", "device", "seed")
+ADAPTER_KEYS = ("pretrained", "generator", "mc_num", "mc_batch_size", "forward_tokens", "cfg_scale", "greedy_check",
+                "batch_size", "max_length", "dtype", "device", "seed")
+GREEDY_CHECKS = ("iterative", "one_forward", "off")
+DEFAULT_BATCH_SIZE = 16
 IGNORED_KEYS = ("max_batch_size", "trust_remote_code")
 
 
@@ -40,7 +48,11 @@ class AdapterSettings:
     pretrained: Path
     generator: str | None = None
     mc_num: int = 128
-    batch_size: int = 1
+    mc_batch_size: int = 32
+    forward_tokens: int = 8192
+    cfg_scale: float | None = None
+    greedy_check: str = "iterative"
+    batch_size: int = DEFAULT_BATCH_SIZE
     max_length: int | None = None
     dtype: str | None = None
     device: str | None = None
@@ -71,11 +83,25 @@ def settings_from_model_args(model_args: Mapping[str, Any]) -> AdapterSettings:
         raise DllmError(f"model_args: seed must be an integer, got {seed!r}.")
     generator = args.pop("generator", None)
     device = args.pop("device", None)
+    greedy_check = str(args.pop("greedy_check", "iterative"))
+    if greedy_check not in GREEDY_CHECKS:
+        raise DllmError(f"model_args: greedy_check must be one of {', '.join(GREEDY_CHECKS)}, got {greedy_check!r}.")
+    cfg_scale = args.pop("cfg_scale", None)
+    try:
+        cfg_scale = None if cfg_scale is None else float(cfg_scale)
+    except ValueError:
+        raise DllmError(f"model_args: cfg_scale must be a number >= 0, got {cfg_scale!r}.") from None
+    if cfg_scale is not None and cfg_scale < 0:
+        raise DllmError(f"model_args: cfg_scale must be a number >= 0, got {cfg_scale!r}.")
     return AdapterSettings(
         pretrained=Path(str(pretrained)),
         generator=None if generator is None else str(generator),
         mc_num=_positive_int("mc_num", args.pop("mc_num", 128)),
-        batch_size=_positive_int("batch_size", args.pop("batch_size", 1)),
+        mc_batch_size=_positive_int("mc_batch_size", args.pop("mc_batch_size", 32)),
+        forward_tokens=_positive_int("forward_tokens", args.pop("forward_tokens", 8192)),
+        cfg_scale=cfg_scale,
+        greedy_check=greedy_check,
+        batch_size=_positive_int("batch_size", args.pop("batch_size", DEFAULT_BATCH_SIZE)),
         max_length=None if max_length is None else _positive_int("max_length", max_length),
         dtype=dtype,
         device=None if device is None else str(device),

@@ -90,6 +90,7 @@ class BlockGenerator(Generator):
     roles: ParameterRoles = ParameterRoles()
     ragged_rows: bool = True
     cli_options: tuple[CliOption, ...] = (SHOW_DENOISING,)
+    steps_unmask_answer = True  # a class attribute, not a field
 
     def complete(self, session: Any, prompts: Sequence[Sequence[int]], params: Any, *, seed: int = 0,
                  callback: StepCallback | None = None, options: Mapping[str, Any] | None = None) -> Generation:

@@ -30,7 +30,7 @@ from __future__ import annotations
 import dataclasses
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Collection, Mapping, Sequence
 
 from dllm_core.errors import DllmError, did_you_mean
 
@@ -116,6 +116,9 @@ class Generator(ABC):
     roles: ParameterRoles = ParameterRoles()
     ragged_rows: bool = False
     cli_options: tuple[CliOption, ...] = ()
+    #: each of its ``steps`` commits masked answer tokens (masked and block diffusion), so steps
+    #: beyond the answer's length are forward calls that commit nothing (:meth:`fit_answer`)
+    steps_unmask_answer: ClassVar[bool] = False
 
     # -- parameters --------------------------------------------------------------------------
     def parameter_names(self) -> list[str]:
@@ -140,6 +143,36 @@ class Generator(ABC):
             return self.params_class(**values)
         except (TypeError, ValueError) as exc:
             raise DllmError(f"generator '{self.name}': {exc}") from None
+
+    def fit_answer(self, params: Any, given: Collection[str] = ()) -> Any:
+        """The front ends' rules on answer length and steps (``dllm sample``, ``dllm chat``), on top
+        of the ranges ``params_class`` checks; ``given`` names the parameters the user set.
+
+        * An answer length of 0 is refused (the Python API keeps ``gen_length=0`` for LLaDA: it
+          fills only the masks inside a prompt).
+        * With :attr:`steps_unmask_answer`, more steps than answer tokens only add forward calls
+          that commit nothing (the references run them: ``generate()`` does not apply this rule).
+          Steps the user gave are then refused, naming both numbers and the fix; a default (the
+          generator's, the family's or the checkpoint's, e.g. Dream's 128 steps) is lowered to
+          the answer length, which every block count divides.
+
+        Returns ``params``, or a copy with fewer steps.
+        """
+        length_name, steps_name = self.roles.length, self.roles.steps
+        length = getattr(params, length_name) if length_name is not None else None
+        if not isinstance(length, int):  # e.g. Dream's max_new_tokens=None: set from max_length later
+            return params
+        if length < 1:
+            raise DllmError(f"generator '{self.name}': {length_name} must be at least 1, got {length}; an answer "
+                            "needs a token: pass --gen-length 1 or more")
+        steps = getattr(params, steps_name) if steps_name is not None and self.steps_unmask_answer else None
+        if not isinstance(steps, int) or steps <= length:
+            return params
+        if steps_name in given:
+            raise DllmError(f"generator '{self.name}': {steps_name} ({steps}) is more than the {length} answer tokens "
+                            f"({length_name}), and every step past the last token is a forward call that commits "
+                            f"nothing; pass --steps {length} or fewer, or --gen-length {steps} or more")
+        return dataclasses.replace(params, **{steps_name: length})
 
     def role_parameter(self, role: str) -> str:
         """The parameter playing ``role``; a generator without one is a clear error."""

@@ -13,6 +13,12 @@ A :class:`DrawFrame` tells the token chooser, confidence score and commit rule o
 the reference drew over; they draw over the frame and cut out the step's window
 ``[window_start, window_start + W)``. Without a frame (a part used on its own) they draw over the
 window itself.
+
+A step looks only at the columns where some row still holds a candidate (``columns``: canvas
+positions in increasing order, not necessarily contiguous), so the LM head, the softmax and the
+confidences cover ``[B, n, V]`` instead of the block's ``[B, W, V]``; the frame cuts exactly
+those columns out of what is drawn over the reference's frame, so the draws stay the
+reference's.
 """
 
 from __future__ import annotations
@@ -32,6 +38,8 @@ class DrawFrame:
         candidates: ``[B, W]`` the window positions that may be committed (the masked ones).
         token_draws: how many times the reference draws the token noise in this call; all but
             the last draw are discarded (Fast-dLLM's prefix-cached steps draw twice).
+        columns: ``[W]`` long, the canvas positions of the window's columns when they are not
+            the contiguous ``[window_start, window_start + W)`` (``None``: contiguous).
     """
 
     start: int
@@ -39,20 +47,27 @@ class DrawFrame:
     window_start: int
     candidates: torch.Tensor
     token_draws: int = 1
+    columns: torch.Tensor | None = None
 
     @property
     def width(self) -> int:
         """Number of positions ``n = end - start`` the reference draws for."""
         return self.end - self.start
 
+    @property
+    def _index(self) -> slice | torch.Tensor:
+        """Where the window's columns sit in the frame's ``n`` positions."""
+        if self.columns is not None:
+            return self.columns - self.start
+        offset = self.window_start - self.start
+        return slice(offset, offset + self.candidates.shape[1])
+
     def cut(self, full: torch.Tensor) -> torch.Tensor:
         """The window ``[B, W, ...]`` of a tensor ``[B, n, ...]`` drawn over the frame."""
-        offset = self.window_start - self.start
-        return full[:, offset: offset + self.candidates.shape[1]]
+        return full[:, self._index]
 
     def embed(self, window: torch.Tensor, fill: float) -> torch.Tensor:
         """``[B, n]``: ``window [B, W]`` placed at its columns, ``fill`` everywhere else."""
         full = window.new_full((window.shape[0], self.width), fill)
-        offset = self.window_start - self.start
-        full[:, offset: offset + window.shape[1]] = window
+        full[:, self._index] = window
         return full

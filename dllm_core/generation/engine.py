@@ -5,8 +5,10 @@ For each block (left to right) and each step of it:
 1. candidates = the block's positions that still hold the mask id, per row (with
    ``carry_over_masks``, every masked position before the block's end, when the call sees the
    whole canvas: LLaDA's ``generate``);
-2. logits ``[B, W, V]`` of the candidate span, from one model call (:class:`StepRunner`),
-   with suppressed tokens set to -inf;
+2. logits ``[B, W, V]`` of the window: the columns where some row has a candidate (the
+   candidate span, or only its masked columns when it has holes: the LM head, softmax and
+   confidences never see a committed column), from one model call (:class:`StepRunner`), with
+   suppressed tokens set to -inf;
 3. token choice -> tokens ``[B, W]`` and probabilities; confidence ``[B, W]``, -inf off the
    candidates. Random draws are laid out over the call's outputs (:class:`DrawFrame`), as the
    references draw them, so seeded runs reproduce theirs;
@@ -46,8 +48,13 @@ StepCallback = Callable[[StepInfo], None]
 
 def _span(columns: torch.Tensor) -> tuple[int, int]:
     """``(first, last + 1)`` of the True entries of a 1D bool tensor (which has one)."""
-    index = columns.nonzero().flatten()
-    return int(index[0]), int(index[-1]) + 1
+    first, last = _true_columns(columns)[[0, -1]].tolist()
+    return first, last + 1
+
+
+def _true_columns(columns: torch.Tensor) -> torch.Tensor:
+    """``[n]`` long, the indices of the True entries of a 1D bool tensor."""
+    return columns.nonzero().flatten()
 
 
 @torch.no_grad()
@@ -109,14 +116,20 @@ def _step(
     generator: torch.Generator | None,
 ) -> torch.Tensor:
     """One denoising step on ``tokens [B, L]`` (in place); returns the committed positions."""
-    klo, khi = _span(candidates.any(dim=0))
-    window = candidates[:, klo:khi]  # [B, W]
-    logits = runner.logits(tokens, block_span, (klo, khi), block_start=step == 0)  # [B, W, V]
+    index = _true_columns(candidates.any(dim=0))  # [n] columns with a candidate
+    klo, last = index[[0, -1]].tolist()
+    khi = last + 1
+    columns: slice | torch.Tensor = slice(klo, khi)
+    gathered = None
+    if index.numel() < khi - klo:  # holes in the span: look at the candidate columns only
+        columns = gathered = index
+    window = candidates[:, columns]  # [B, W]
+    logits = runner.logits(tokens, block_span, (klo, khi), block_start=step == 0, columns=gathered)  # [B, W, V]
     if config.suppress_tokens:
         suppressed = torch.tensor(config.suppress_tokens, device=logits.device)
         logits = logits.index_fill(-1, suppressed, -torch.inf)
     draws = config.prefix_noise_draws if runner.cache_mode == "prefix" and step > 0 else 1
-    frame = DrawFrame(*runner.query, window_start=klo, candidates=window, token_draws=draws)
+    frame = DrawFrame(*runner.query, window_start=klo, candidates=window, token_draws=draws, columns=gathered)
     rule = config.commit
     if step == 0 and config.block_start_commit is not None:
         rule = config.block_start_commit
@@ -128,10 +141,10 @@ def _step(
         chosen, choice = _select(logits, window, plan.quota(step, window.sum(dim=1)), rule, config,
                                  generator, frame, (mask_id,))
     filled = chosen & (choice.tokens != mask_id)  # a chosen mask id leaves the position masked
-    tokens[:, klo:khi] = torch.where(chosen, choice.tokens, tokens[:, klo:khi])
+    tokens[:, columns] = torch.where(chosen, choice.tokens, tokens[:, columns])
     plan.observe(step, filled.sum(dim=1))
     committed = torch.zeros_like(candidates)
-    committed[:, klo:khi] = filled
+    committed[:, columns] = filled
     return committed
 
 

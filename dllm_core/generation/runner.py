@@ -15,6 +15,10 @@ so the outputs ``[klo - 1, khi - 1)`` are needed and a cached step starts its qu
 ``qs = min(lo, klo - 1)``; otherwise ``qs = lo``. Only the needed outputs go through the LM
 head when the model takes ``logits_to_keep``.
 
+The LM head runs on at least :data:`MIN_HEAD_ROWS` rows (the last kept output repeated): CPU
+matrix products of fewer rows take another kernel whose results differ from the same rows of a
+larger product in the last bits, and the references project every position.
+
 Classifier-free guidance runs one call of batch ``2B``: the canvas, then its unconditional copy,
 in which every position *given* at the start is replaced by the mask id, and combines
 
@@ -35,6 +39,20 @@ import torch
 from dllm_core.generation.cache import CacheMode, DiffusionCache
 from dllm_core.generation.canvas import Canvas
 from dllm_core.generation.capabilities import ModelCapabilities
+
+
+#: fewest rows the LM head is run on (see the module doc)
+MIN_HEAD_ROWS = 4
+
+
+def head_rows(keep: slice | torch.Tensor, device: torch.device) -> tuple[slice | torch.Tensor, int]:
+    """``(rows, n)``: the ``n`` output indices ``keep`` names, padded to :data:`MIN_HEAD_ROWS`
+    by repeating the last one (``keep`` itself when it names enough)."""
+    count = keep.stop - keep.start if isinstance(keep, slice) else keep.numel()
+    if count >= MIN_HEAD_ROWS:
+        return keep, count
+    index = torch.arange(keep.start, keep.stop, device=device) if isinstance(keep, slice) else keep
+    return torch.cat([index, index[-1:].expand(MIN_HEAD_ROWS - count)]), count
 
 
 class StepRunner:
@@ -73,10 +91,14 @@ class StepRunner:
         block: tuple[int, int],
         keep: tuple[int, int],
         block_start: bool,
+        columns: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Logits ``[B, khi - klo, V]`` of positions ``keep = (klo, khi)`` of ``tokens [B, L]``.
 
         ``block = (lo, hi)`` is the current block's span; ``block_start`` marks its first step.
+        ``columns`` ``[n]`` (long, increasing, within ``keep``): only those positions, logits
+        ``[B, n, V]``; their outputs are gathered before the LM head when the model takes
+        ``logits_to_keep``.
         """
         (lo, hi), (klo, khi) = block, keep
         first_out = max(klo - self.shift, 0)
@@ -92,12 +114,15 @@ class StepRunner:
             query = (min(lo, first_out), hi)
             self.cache.dual(*query)
         self.query = query
+        if columns is not None:
+            outputs = (columns - self.shift).clamp(min=0) - query[0]  # [n] output index of each column
+            return self._forward(tokens, query, outputs)
         out = self._forward(tokens, query, slice(first_out - query[0], end_out - query[0]))
         if self.shift and klo == 0:
             out = torch.cat([out[:, :1], out], dim=1)[:, : khi - klo]
         return out
 
-    def _forward(self, tokens: torch.Tensor, query: tuple[int, int], keep: slice) -> torch.Tensor:
+    def _forward(self, tokens: torch.Tensor, query: tuple[int, int], keep: slice | torch.Tensor) -> torch.Tensor:
         start, end = query
         input_ids = tokens[:, start:end]  # [B, q]
         if self.cfg_scale > 0:
@@ -111,11 +136,10 @@ class StepRunner:
         if self.cache is not None:
             kwargs.update(past_key_values=self.cache, use_cache=True)
         if self.slice_logits:
-            kwargs["logits_to_keep"] = keep
+            kwargs["logits_to_keep"], kept = head_rows(keep, tokens.device)
         logits = self.model(input_ids, **kwargs).logits
         self.nfe += 1
-        if not self.slice_logits:
-            logits = logits[:, keep]  # [B', n_kept, V]
+        logits = logits[:, :kept] if self.slice_logits else logits[:, keep]  # [B', n_kept, V]
         if self.cfg_scale > 0:
             cond, uncond = logits.chunk(2, dim=0)
             logits = uncond + (self.cfg_scale + 1) * (cond - uncond)

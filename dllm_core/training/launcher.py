@@ -86,6 +86,13 @@ class LaunchOptions:
     main_process_ip: str | None = option(None, group=SCALE, help="address of the machine of rank 0")
     main_process_port: int | None = option(None, group=SCALE, help="port of the rendezvous on rank 0")
 
+    def check(self) -> None:
+        """Counts that must be positive (``--num-processes 0`` is a mistake, not one process)."""
+        for name in ("num_processes", "num_machines"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise DllmError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+
     def wanted(self) -> bool:
         """Whether these options ask for ``accelerate launch`` at all."""
         return (self.accelerate_config is not None or (self.num_processes or 1) > 1
@@ -134,10 +141,7 @@ def resolve_launch(options: LaunchOptions) -> tuple[Path, dict[str, Any]]:
     path = resolve_accelerate_config(options.accelerate_config or "ddp")
     config = read_accelerate_config(path)
     check_extras(config)
-    for name in ("num_processes", "num_machines"):
-        value = getattr(options, name)
-        if value is not None and value < 1:
-            raise DllmError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+    options.check()
     machines = options.num_machines or int(config.get("num_machines", 1))
     if machines > 1 and options.main_process_ip is None and not config.get("main_process_ip"):
         raise DllmError("--num-machines > 1 needs --main-process-ip (the address of machine rank 0)")

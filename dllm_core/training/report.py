@@ -25,27 +25,36 @@ def loss_points(history: Sequence[dict[str, Any]], key: str = "loss") -> tuple[l
     return [step for step, _ in rows], [value for _, value in rows]
 
 
-def write_loss_curve(history: Sequence[dict[str, Any]], path: Path) -> Path | None:
-    """Plot training loss (and eval NLL bound when logged) against steps; ``None`` if nothing logged."""
-    steps, losses = loss_points(history)
-    if not steps:
-        return None
+def plot_curves(series: Sequence[tuple[str, tuple[list[int], list[float]], str]], path: Path, *, ylabel: str,
+                title: str) -> Path:
+    """Save one chart of ``(label, (steps, values), matplotlib format)`` series against the
+    optimizer step to ``path`` (PNG)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     figure, axis = plt.subplots(figsize=(6, 4))
-    axis.plot(steps, losses, label="train loss")
-    eval_steps, eval_bound = loss_points(history, "eval_nll_bound")
-    if eval_steps:
-        axis.plot(eval_steps, eval_bound, "o-", label="eval NLL bound")
+    for label, (steps, values), style in series:
+        axis.plot(steps, values, style, label=label)
     axis.set_xlabel("optimizer step")
-    axis.set_ylabel("loss (nats / token)")
-    axis.set_title("masked diffusion training")
+    axis.set_ylabel(ylabel)
+    axis.set_title(title)
     axis.grid(alpha=0.3)
     axis.legend()
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)
     return path
+
+
+def write_loss_curve(history: Sequence[dict[str, Any]], path: Path) -> Path | None:
+    """Plot training loss (and eval NLL bound when logged) against steps; ``None`` if nothing logged."""
+    train = loss_points(history)
+    if not train[0]:
+        return None
+    series = [("train loss", train, "-")]
+    bound = loss_points(history, "eval_nll_bound")
+    if bound[0]:
+        series.append(("eval NLL bound", bound, "o-"))
+    return plot_curves(series, path, ylabel="loss (nats / token)", title="masked diffusion training")

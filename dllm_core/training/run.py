@@ -35,7 +35,14 @@ from dllm_core.registry import get_registry, load_reference
 from dllm_core.special_tokens import SpecialTokens, adapt_tokenizer, resolve_special_tokens
 from dllm_core.training.adapters import add_lora, four_bit_config
 from dllm_core.training.run_config import TrainRunConfig
-from dllm_core.training.run_record import RUN_RECORD, checkpoint_steps, plan_resume, run_settings, write_run_record
+from dllm_core.training.run_record import (
+    RUN_RECORD,
+    ResumePlan,
+    checkpoint_steps,
+    plan_resume,
+    run_settings,
+    write_run_record,
+)
 
 FINAL_STAGING = ".final-staging"
 TRAINING_ARGS_FILE = "training_args.bin"  # a pickle the Trainer adds; not part of a dllm checkpoint
@@ -179,11 +186,13 @@ def build_datasets(config: TrainRunConfig, tokenizer: Any, family: ModelFamily) 
     from dllm_core.data.records import RecordRules
     from dllm_core.data.spec import load_dataset_spec
 
+    rules = RecordRules(config.text_field, config.on_bad_record, config.mode)
     if config.streaming:
         from dllm_core.training.streaming import streaming_pretraining
 
-        return streaming_pretraining(config.data, tokenizer, config.max_length, family.logit_shift, config.seed), None
-    splits = load_dataset_spec(config.data, RecordRules(config.text_field, config.on_bad_record))
+        return streaming_pretraining(config.data, tokenizer, config.max_length, family.logit_shift, config.seed,
+                                     rules), None
+    splits = load_dataset_spec(config.data, rules)
 
     def process(split: Any) -> Any:
         if config.mode == "pt":
@@ -291,8 +300,9 @@ def discard_partial_checkpoints(output_dir: Path) -> None:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def check_output_dir(output_dir: Path) -> None:
-    """Before any work: ``output_dir`` is a folder this process can write to, or can be created.
+def check_output_dir(output_dir: Path, flag: str = "--output-dir") -> None:
+    """Before any work: ``output_dir`` (the value of ``flag``) is a folder this process can write
+    to, or can be created.
 
     A probe file is written into it (or, while it does not exist, into the nearest folder above
     it) and removed, so a path under a file, a read-only folder or a full disk (that cannot take
@@ -300,13 +310,13 @@ def check_output_dir(output_dir: Path) -> None:
     existing = next(folder for folder in (output_dir, *output_dir.absolute().parents) if folder.exists())
     if not existing.is_dir():
         what = "is a file" if existing == output_dir else f"cannot be created: {existing} is a file"
-        raise DllmError(f"--output-dir {output_dir} {what}; pass a folder (new, or one of an earlier run)")
+        raise DllmError(f"{flag} {output_dir} {what}; pass a folder (new, or one of an earlier run)")
     probe = existing / f".dllm-write-probe-{os.getpid()}"
     try:
         probe.write_text("probe\n")
         probe.unlink()
     except OSError as exc:
-        raise DllmError(f"cannot write into --output-dir {output_dir} ({existing}: {exc.strerror or exc}); pick "
+        raise DllmError(f"cannot write into {flag} {output_dir} ({existing}: {exc.strerror or exc}); pick "
                         "a folder you can write to, on a disk with free space") from None
 
 
@@ -361,6 +371,17 @@ def check_resumable(checkpoint: Path) -> None:
                         "checkpoint-N, or drop --resume to start over") from None
 
 
+def plan_run_resume(config: TrainRunConfig) -> tuple[dict[str, Any], ResumePlan]:
+    """The run's recorded settings and where it starts (:func:`plan_resume`: with ``--resume``,
+    this run's newest checkpoint, which must not be damaged: :func:`check_resumable`). Loads no
+    weights, so a launched run checks it before any worker starts."""
+    settings = run_settings(json.loads(to_json(config)))
+    plan = plan_resume(config.output_dir, settings, config.resume)
+    if plan.checkpoint is not None:
+        check_resumable(plan.checkpoint)
+    return settings, plan
+
+
 def last_good_checkpoint(output_dir: Path) -> str:
     """Where the newest complete checkpoint of ``output_dir`` is, in words."""
     steps = checkpoint_steps(output_dir)
@@ -388,6 +409,10 @@ def prepare_run(config: TrainRunConfig) -> tuple[ModelFamily, Any]:
 
 def run_training(config: TrainRunConfig) -> TrainRunResult:
     """Train, evaluate when there is a test split, and save; returns where and the metrics."""
+    if config.mode == "grpo":
+        from dllm_core.rl.run import run_grpo
+
+        return run_grpo(config)
     family, objective = prepare_run(config)  # before the heavy imports: a mistake shows at once
 
     from transformers import set_seed
@@ -396,10 +421,7 @@ def run_training(config: TrainRunConfig) -> TrainRunResult:
     from dllm_core.training.report import write_loss_curve
     from dllm_core.training.trainer import DiffusionTrainer
 
-    settings = run_settings(json.loads(to_json(config)))
-    plan = plan_resume(config.output_dir, settings, config.resume)  # a run's own checkpoints only
-    if plan.checkpoint is not None:
-        check_resumable(plan.checkpoint)
+    settings, plan = plan_run_resume(config)  # a run's own checkpoints only
     group = configure_process_group()
     tokenizer = build_tokenizer(config, family)
     special = resolve_special_tokens(tokenizer, tokenizer, family, source="the tokenizer")

@@ -14,18 +14,19 @@ from pathlib import Path
 from typing import Any, Literal
 
 from dllm_core.data.records import OnBadRecord
-from dllm_core.data.spec import parse_dataset_spec
+from dllm_core.data.spec import check_dataset_spec
 from dllm_core.dataclass_options import option
 from dllm_core.errors import DllmError
 from dllm_core.registry import get_registry
 from dllm_core.training.adapters import LoraOptions, check_adapter_extras
 
-Mode = Literal["sft", "pt"]
+Mode = Literal["sft", "pt", "grpo"]
 SftPadding = Literal["ignore", "eos"]
 
 #: the groups of ``dllm train --help``
 MODEL, DATA, OBJECTIVE, RUN = "model", "data", "objective", "run"
 LORA = "LoRA and 4-bit (pip install 'dllm-core[lora,quant]')"
+GRPO = "diffu-GRPO (--mode grpo; docs/rl.md)"
 
 
 @dataclass(kw_only=True)
@@ -41,7 +42,8 @@ class TrainRunConfig:
         None, group=MODEL, help="checkpoint folder or Hugging Face hub id to fine-tune (or a LoRA adapter folder)")
 
     data: str = option(group=DATA, help="dataset spec, e.g. 'sudoku4[train:20000,test:200]'")
-    mode: Mode = option("sft", group=DATA, help="sft: chat turns, prompt never masked; pt: packed text blocks")
+    mode: Mode = option("sft", group=DATA, help="sft: chat turns, prompt never masked; pt: packed text blocks; "
+                                                "grpo: reinforcement learning with rewards (docs/rl.md)")
     max_length: int = option(256, group=DATA, help="SFT: longest example in tokens; PT: block size")
     sft_padding: SftPadding | None = option(
         None, group=DATA, help="SFT: pad shorter answers with ignored pad tokens (ignore), or with EOS that "
@@ -108,6 +110,18 @@ class TrainRunConfig:
     load_in_4bit: bool = option(
         False, group=LORA, help="load --model in 4-bit NF4 (double quantisation) and train a LoRA adapter (QLoRA)")
 
+    reward: list[str] = option(
+        default_factory=list, group=GRPO, help="comma-separated reward functions: names from `dllm list rewards`, "
+                                               "module:function or path.py:function; default: the task's checker")
+    num_generations: int = option(4, group=GRPO, help="completions sampled per prompt (the group)")
+    num_iterations: int = option(1, group=GRPO, help="optimizer steps on each batch of completions (mu)")
+    epsilon: float = option(0.2, group=GRPO, help="clip range of the probability ratio")
+    beta: float = option(0.04, group=GRPO, help="weight of the KL to the reference model (0: no reference)")
+    p_mask_prompt: float = option(0.15, group=GRPO, help="chance each prompt token is masked when scoring")
+    temperature: float = option(0.9, group=GRPO, help="sampling temperature of the completions")
+    sync_ref_steps: int | None = option(
+        None, group=GRPO, help="copy the trained weights into the reference model every N steps (default never)")
+
     @property
     def lora_options(self) -> LoraOptions | None:
         """The adapter asked for with ``lora`` (implied by ``load_in_4bit``), else ``None``."""
@@ -164,5 +178,11 @@ class TrainRunConfig:
                                 f"disagree: give one of them")
         if self.family is not None:
             get_registry().families.get(self.family)
-        parse_dataset_spec(self.data)
+        spec = check_dataset_spec(self.data)  # task names and paths too, before datasets/torch load
+        if all(part.train == 0 for part in spec.parts):
+            raise DllmError(f"--data {self.data} gives no training rows; ask for some with train:N (N at least 1)")
         check_adapter_extras(self.lora_options, self.load_in_4bit)
+        if self.mode == "grpo":
+            from dllm_core.rl.settings import check_grpo_options
+
+            check_grpo_options(self)

@@ -5,20 +5,29 @@ For pretraining sets too large to tokenize up front: the source is opened with `
 are packed as :func:`dllm_core.data.processing.pack_pretraining` packs them (each followed by
 EOS, cut into ``block_size`` blocks, BOS first with ``prepend_bos``), lazily. The length is
 unknown, so a streaming run needs ``--max-steps``; it has no test split.
+
+Documents are read from ``--text-field`` and checked as in a non-streaming run
+(:func:`dllm_core.data.records.check_record`): a bad record is an error naming the source, its
+row there (counted before the shuffle; for a source of several files, in the order the files
+are read) and the field, or is skipped and counted with ``--on-bad-record skip``.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 from dllm_core.data.processing import IGNORE_INDEX
+from dllm_core.data.records import BadRecordError, RecordRules, check_record
+from dllm_core.data.spec import parse_dataset_spec
 from dllm_core.errors import DllmError
 
 if TYPE_CHECKING:
     from datasets import IterableDataset
 
 SHUFFLE_BUFFER = 10_000  # documents held for the approximate shuffle of a stream
+ROW = "__dllm_row__"  # the column numbering the stream's records before the shuffle
 
 
 def open_stream(spec: str, seed: int) -> IterableDataset:
@@ -26,7 +35,6 @@ def open_stream(spec: str, seed: int) -> IterableDataset:
     from datasets import load_dataset
 
     from dllm_core.data.sources import FILE_BUILDERS, resolve_part
-    from dllm_core.data.spec import parse_dataset_spec
 
     parts = parse_dataset_spec(spec).parts
     if len(parts) != 1:
@@ -44,28 +52,36 @@ def open_stream(spec: str, seed: int) -> IterableDataset:
     else:
         raise DllmError(f"--streaming reads a data file or a Hugging Face dataset; {part.source} is a "
                         f"{resolved.kind}: drop --streaming for it")
-    return stream.shuffle(seed=part.seed or seed, buffer_size=SHUFFLE_BUFFER)
+    numbered = stream.map(lambda _, row: {ROW: row}, with_indices=True)
+    return numbered.shuffle(seed=part.seed or seed, buffer_size=SHUFFLE_BUFFER)
 
 
 def packed_blocks(documents: Iterable[dict[str, Any]], tokenizer: Any, block_size: int, prepend_bos: bool,
-                  text_field: str = "text") -> Iterator[dict[str, list[int]]]:
-    """``{"input_ids", "labels"}`` blocks of ``block_size`` tokens from a stream of documents."""
+                  rules: RecordRules = RecordRules(mode="pt"), source: str = "the stream") -> Iterator[dict[str, list[int]]]:
+    """``{"input_ids", "labels"}`` blocks of ``block_size`` tokens from a stream of documents
+    (each one's ``rules.text_field``); a bad record names ``source`` and its row there (the
+    document's :data:`ROW`, else its place in ``documents``)."""
     head = [tokenizer.bos_token_id] if prepend_bos else []
     size = block_size - len(head)  # text tokens per block
     buffer: list[int] = []
     for index, document in enumerate(documents):
-        text = document.get(text_field)
-        if not isinstance(text, str):
-            raise DllmError(f"streamed record {index} has no string field '{text_field}'")
+        try:
+            check_record(document, f"{source} row {document.get(ROW, index)}", rules)
+        except BadRecordError:
+            if rules.on_bad_record == "error":
+                raise
+            continue
+        text = document[rules.text_field]
         buffer += tokenizer(text, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
         while len(buffer) >= size:
             block, buffer = buffer[:size], buffer[size:]
             yield {"input_ids": head + block, "labels": [IGNORE_INDEX] * len(head) + block}
 
 
-def streaming_pretraining(spec: str, tokenizer: Any, block_size: int, prepend_bos: bool,
-                          seed: int) -> IterableDataset:
-    """A lazy ``IterableDataset`` of packed pretraining blocks for ``spec``."""
+def streaming_pretraining(spec: str, tokenizer: Any, block_size: int, prepend_bos: bool, seed: int,
+                          rules: RecordRules = RecordRules(mode="pt")) -> IterableDataset:
+    """A lazy ``IterableDataset`` of packed pretraining blocks for ``spec`` (documents in
+    ``rules.text_field``, bad records handled as ``rules.on_bad_record`` says)."""
     from datasets import IterableDataset
 
     if tokenizer.eos_token_id is None:
@@ -76,5 +92,6 @@ def streaming_pretraining(spec: str, tokenizer: Any, block_size: int, prepend_bo
     return IterableDataset.from_generator(
         packed_blocks,
         gen_kwargs={"documents": documents, "tokenizer": tokenizer, "block_size": block_size,
-                    "prepend_bos": prepend_bos},
+                    "prepend_bos": prepend_bos, "rules": replace(rules, mode="pt"),
+                    "source": parse_dataset_spec(spec).parts[0].source},
     )

@@ -27,6 +27,13 @@ def test_model_args_split_into_adapter_settings_and_generator_parameters():
                                          "device": None})
     assert settings == AdapterSettings(pretrained=Path("out/x"), mc_num=32, batch_size=4, dtype="bfloat16",
                                        generator_params={"steps": 64})
+    # LLaDA's evaluation defaults: 128 draws stratified in groups of 32, iterative greedy check, no CFG
+    assert (settings.mc_batch_size, settings.greedy_check, settings.cfg_scale) == (32, "iterative", None)
+    scoring = settings_from_model_args({"pretrained": "x", "cfg_scale": "0.5", "greedy_check": "one_forward",
+                                        "mc_batch_size": 8, "forward_tokens": "1024"})
+    assert (scoring.cfg_scale, scoring.greedy_check, scoring.mc_batch_size, scoring.forward_tokens) == (
+        0.5, "one_forward", 8, 1024)
+    assert scoring.generator_params == {}
 
 
 @pytest.mark.parametrize("model_args, message", [
@@ -35,6 +42,9 @@ def test_model_args_split_into_adapter_settings_and_generator_parameters():
     ({"pretrained": "x", "mc_num": 0}, "mc_num must be a positive integer"),
     ({"pretrained": "x", "dtype": "fp8"}, "dtype must be one of"),
     ({"pretrained": "x", "seed": "abc"}, "seed must be an integer"),
+    ({"pretrained": "x", "greedy_check": "fast"}, "greedy_check must be one of iterative, one_forward, off"),
+    ({"pretrained": "x", "cfg_scale": "-1"}, "cfg_scale must be a number >= 0"),
+    ({"pretrained": "x", "forward_tokens": "0"}, "forward_tokens must be a positive integer"),
 ])
 def test_bad_model_args_are_one_clear_error(model_args, message):
     with pytest.raises(DllmError, match=message):
@@ -121,20 +131,59 @@ def test_unknown_task_suggests_and_names_the_offline_ones(fake_task_manager):
         runner.task_manager(["dllm_sudoku4"], [Path("/no/such/folder")], {})
 
 
-def test_offline_download_failure_says_the_task_needs_the_network(monkeypatch):
+def _hub_failure() -> Exception:
+    """What ``datasets`` raises offline: a hub error wrapped in another exception."""
+    from huggingface_hub.errors import OfflineModeIsEnabled
+
+    try:
+        try:
+            raise OfflineModeIsEnabled("Cannot reach https://huggingface.co/datasets/allenai/ai2_arc: offline mode")
+        except OfflineModeIsEnabled as exc:
+            raise RuntimeError("Couldn't load dataset\nallenai/ai2_arc") from exc
+    except RuntimeError as wrapped:
+        return wrapped
+
+
+@pytest.mark.parametrize("failure", [lambda: ConnectionError("Couldn't reach 'allenai/ai2_arc' on the Hub"),
+                                     _hub_failure])
+def test_offline_download_failure_names_the_task_and_the_fix(monkeypatch, failure):
     import lm_eval
 
     def offline(**kwargs):
-        raise ConnectionError("Couldn't reach 'allenai/ai2_arc' on the Hub (OfflineModeIsEnabled)")
+        raise failure()
 
     monkeypatch.setattr(lm_eval, "simple_evaluate", offline)
     run = EvalRun(("arc_easy", "dllm_sudoku4"), None, {}, False)
-    with pytest.raises(DllmError, match=r"task\(s\) arc_easy could not be downloaded .*need the network"):
+    with pytest.raises(DllmError) as raised:
         runner._simple_evaluate(object(), run, EvalConfig(CKPT), manager=None)
+    message = str(raised.value)
+    assert "\n" not in message and "task(s) arc_easy could not be downloaded" in message
+    assert "HF_DATASETS_OFFLINE=1" in message and "dllm_sudoku4" in message and "pre-download" in message
+
+
+def test_other_errors_are_not_taken_for_download_failures(monkeypatch):
+    import lm_eval
+
+    monkeypatch.setattr(lm_eval, "simple_evaluate", lambda **kwargs: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        runner._simple_evaluate(object(), EvalRun(("arc_easy",), None, {}, False), EvalConfig(CKPT), manager=None)
+
+
+def test_lm_eval_command_line_download_failure_is_one_line_and_exit_2(monkeypatch, capsys):
+    import lm_eval.__main__
+
+    def offline():
+        raise _hub_failure()
+
+    monkeypatch.setattr(lm_eval.__main__, "cli_evaluate", offline)
+    code = eval_main.main(["--model", "llada", "--tasks", "arc_easy,hellaswag"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert err.startswith("dllm: error: the data of task(s) arc_easy, hellaswag could not be downloaded")
 
 
 # -- bundled tasks ---------------------------------------------------------------------------
-@pytest.mark.parametrize("name", bundled.BUNDLED_TASKS)
+@pytest.mark.parametrize("name", [name for name in bundled.BUNDLED_TASKS if not name.endswith("_mc")])
 def test_bundled_tasks_load_offline_and_score_with_the_checker(name):
     from lm_eval.tasks import TaskManager
 
@@ -152,19 +201,47 @@ def test_bundled_tasks_load_offline_and_score_with_the_checker(name):
     assert task.doc_to_text(docs[0]) == docs[0]["prompt"]
 
 
+def test_bundled_multiple_choice_task_offers_the_answer_among_rejected_one_digit_changes():
+    from lm_eval.tasks import TaskManager
+
+    manager = TaskManager(include_path=str(bundled.TASKS_DIR), include_defaults=False)
+    task = manager.load(["dllm_sudoku4_mc"])["tasks"]["dllm_sudoku4_mc"]
+    docs = list(task.test_docs())
+    checker = get_registry().tasks.get("sudoku4")()
+    assert len(docs) == 200 and task.OUTPUT_TYPE == "multiple_choice"
+    assert [doc["prompt"] for doc in docs] == [doc["prompt"] for doc in bundled.generate_docs("sudoku4", 200, 1234)]
+    golds = [task.doc_to_target(doc) for doc in docs]
+    assert len(set(golds)) == 4  # the answer's position varies
+    for doc, gold in zip(docs[:20], golds):
+        choices = task.doc_to_choice(doc)
+        assert len(set(choices)) == 4 and choices[gold] == doc["answer"]
+        for index, choice in enumerate(choices):
+            assert checker.check(doc["prompt"], choice) == (index == gold)
+            assert sum(a != b for a, b in zip(choice, doc["answer"])) == (0 if index == gold else 1)
+    [request] = task.construct_requests(docs[0], "CTX", apply_chat_template=True)[:1]
+    assert request.args == ("CTX", task.doc_to_choice(docs[0])[0])  # the answer follows the chat turn as is
+
+
 def test_bundled_test_rows_are_in_the_test_split():
     train = {record["prompt"] for record in get_registry().tasks.get("addition")().generate(2000, seed=1234)}
     assert not train & {doc["prompt"] for doc in bundled.generate_docs("addition", 200, 1234)}
 
 
 # -- command lines ---------------------------------------------------------------------------
-def test_lm_eval_cli_gets_the_bundled_tasks_unless_it_names_an_include_path():
-    assert eval_main.with_bundled_tasks(["--model", "llada", "--tasks", "dllm_sudoku4"])[-2:] == [
-        "--include_path", str(bundled.TASKS_DIR)]
-    assert eval_main.with_bundled_tasks(["ls", "tasks"])[-1] == str(bundled.TASKS_DIR)
-    own = ["--tasks", "x", "--include_path", "/mine"]
-    assert eval_main.with_bundled_tasks(own) == own
-    assert eval_main.with_bundled_tasks(["--help"]) == ["--help"]
+def test_lm_eval_cli_keeps_the_bundled_tasks_beside_an_include_path(tmp_path):
+    import lm_eval.tasks
+
+    assert eval_main.with_bundled_path(None) == [bundled.TASKS_DIR]
+    assert eval_main.with_bundled_path("/mine") == ["/mine", bundled.TASKS_DIR]
+    assert eval_main.with_bundled_path(["/a", bundled.TASKS_DIR]) == ["/a", bundled.TASKS_DIR]
+    (tmp_path / "mine.yaml").write_text(
+        f"include: {bundled.TASKS_DIR / 'dllm_addition.yaml'}\ntask: my_addition\n")
+    original = lm_eval.tasks.TaskManager
+    with eval_main.dllm_additions():
+        manager = lm_eval.tasks.TaskManager(include_path=str(tmp_path), include_defaults=False)
+        assert {"my_addition", "dllm_sudoku4"} <= set(manager.all_tasks)
+    assert lm_eval.tasks.TaskManager is original
+    assert eval_main.requested_tasks(["--tasks", "a,b", "-t", "c", "--tasks=d"]) == ["a", "b", "c", "d"]
 
 
 def test_dllm_eval_help_imports_no_heavy_module():

@@ -76,6 +76,11 @@ def test_defaults_rank_family_then_generation_config_then_dllm_json(tmp_path):
     mdlm_info = CheckpointInfo(family="toy", generator={"preset": "mdlm", "max_new_tokens": 12, "block_size": 6})
     assert generator_defaults(tmp_path, FAMILY, mdlm_info, FASTDLLM) == {
         "steps": 16, "gen_length": 12, "block_length": 6, "temperature": 0.5}
+    # a nested section (transformers' serialised sampler configs) gives the keys the generator takes;
+    # a top-level key wins
+    (tmp_path / "generation_config.json").write_text(json.dumps(
+        {"steps": 16, "sampler_config": {"_cls_name": "X", "temperature": 0.25, "steps": 99, "unknown": 1}}))
+    assert generation_config_defaults(tmp_path, LLADA) == {"steps": 16, "temperature": 0.25}
     (tmp_path / "generation_config.json").write_text("{broken")
     with pytest.raises(DllmError, match="generation_config.json"):
         generator_defaults(tmp_path, FAMILY, info, LLADA)

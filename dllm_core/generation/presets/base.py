@@ -95,6 +95,7 @@ class Preset(Generator):
     roles: ParameterRoles = ParameterRoles()
     ragged_rows: bool = False
     cli_options: tuple[CliOption, ...] = (SHOW_DENOISING,)
+    steps_unmask_answer = True  # a class attribute, not a field
 
     def params_from_keywords(self, values: dict[str, Any]) -> Any:
         """``params_class(**values)`` for :func:`~dllm_core.generation.generate`'s keywords; an

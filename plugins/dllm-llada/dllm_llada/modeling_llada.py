@@ -80,6 +80,9 @@ class LLaDABlock(GradientCheckpointingLayer):
         self.ff_out = nn.Linear(hidden, d, bias=config.include_bias)
         self.act = ACT2FN[config.activation_type]
         self.dropout = nn.Dropout(config.residual_dropout)
+        # read once: a transformers config attribute costs a Python lookup chain on every step
+        self.n_heads, self.n_kv_heads = config.n_heads, config.effective_n_kv_heads
+        self.rope_full_precision, self.attention_dropout = config.rope_full_precision, config.attention_dropout
 
     def forward(
         self,
@@ -92,13 +95,13 @@ class LLaDABlock(GradientCheckpointingLayer):
         n = self.attn_norm(x)
         att = rotary_self_attention(
             self.q_proj(n), self.k_proj(n), self.v_proj(n), cos, sin,
-            n_heads=self.config.n_heads,
-            n_kv_heads=self.config.effective_n_kv_heads,
+            n_heads=self.n_heads,
+            n_kv_heads=self.n_kv_heads,
             mask=mask,
             cache=cache,
             layer_idx=self.layer_idx,
-            rope_full_precision=self.config.rope_full_precision,
-            dropout_p=self.config.attention_dropout if self.training else 0.0,
+            rope_full_precision=self.rope_full_precision,
+            dropout_p=self.attention_dropout if self.training else 0.0,
         )  # [B, q, D]
         x = x + self.dropout(self.attn_out(att))
         n = self.ff_norm(x)

@@ -3,6 +3,7 @@ version gate, the tiny presets and checkpoints found by ``model_type``."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from importlib import metadata
@@ -90,3 +91,22 @@ def test_checkpoint_loads_by_model_type_and_samples(tmp_path, char_tokenizer):
     assert completions[0].nfe == direct.nfe > 0
     with pytest.raises(DllmError, match="entropy_bound must be > 0"):
         session.generate([[5, 6]], session.params(values={"entropy_bound": 0.0}))
+
+
+def test_the_checkpoints_generation_config_sets_the_defaults_nested_sampler_config_included(tmp_path, char_tokenizer):
+    """An official checkpoint's ``generation_config.json`` as transformers writes it: the entropy
+    bound sits in ``sampler_config`` (a serialised ``EntropyBoundSamplerConfig``)."""
+    from transformers.models.diffusion_gemma.generation_diffusion_gemma import (
+        DiffusionGemmaGenerationConfig,
+        EntropyBoundSamplerConfig,
+    )
+
+    torch.manual_seed(0)
+    save_checkpoint(build_from_preset("tiny", char_tokenizer), char_tokenizer, tmp_path / "ck",
+                    CheckpointInfo(family="diffusiongemma"))
+    (tmp_path / "ck" / "dllm.json").unlink()
+    DiffusionGemmaGenerationConfig(max_denoising_steps=7, t_max=0.6, sampler_config=EntropyBoundSamplerConfig(
+        entropy_bound=0.35)).save_pretrained(tmp_path / "ck")
+    assert "sampler_config" in json.loads((tmp_path / "ck" / "generation_config.json").read_text())
+    params = InferenceSession.load(tmp_path / "ck").params()
+    assert (params.entropy_bound, params.max_denoising_steps, params.t_max) == (0.35, 7, 0.6)

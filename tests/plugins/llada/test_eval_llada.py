@@ -76,20 +76,38 @@ def test_dllm_eval_runs_a_bundled_task_offline(checkpoint, tmp_path):
     assert len(samples) == 4 and results["config"]["dllm_family"] == "llada"
     assert all(s["arguments"][0][0].startswith("<|bos|><|user|>") for s in samples)  # chat form, as trained
     assert_metric_is_the_checkers_mean(results["results"]["dllm_sudoku4"]["solved,none"], samples)
-    assert "|solved|" in (out / "results.md").read_text().replace(" ", "")
+    markdown = (out / "results.md").read_text().replace(" ", "")
+    assert "|solved|" in markdown and "|task|requests|walls|tokens/s|NFE/request|tokens/forward|" in markdown
+    speed = results["config"]["speed"]["dllm_sudoku4"]
+    generated = sum(len(s["resps"][0][0]) for s in samples)  # characters >= tokens kept before `until`
+    assert speed["requests"] == 4 and speed["wall_s"] > 0 and 0 < speed["tokens"] and speed["nfe"] >= 1
+    assert speed["nfe_per_request"] >= speed["nfe"] / 4 and generated <= speed["tokens"] <= 4 * 32
+    assert speed["tokens_per_forward"] == pytest.approx(speed["tokens"] / speed["nfe"], abs=1e-3)
+    assert results["config"]["generator_params"]["steps"] and "settings:generator=llada" in markdown
 
 
 def test_lm_eval_command_line_finds_dllm_models_and_tasks(checkpoint, tmp_path):
+    """With an --include_path of its own, the bundled tasks are still found; speed is reported."""
+    from dllm_core.evaluation.bundled import TASKS_DIR
+
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "my_sudoku.yaml").write_text(f"include: {TASKS_DIR / 'dllm_sudoku4.yaml'}\ntask: my_sudoku\n")
+    out = tmp_path / "out"
     result = subprocess.run(
         [sys.executable, "-m", "dllm_core.evaluation", "--model", "llada",
-         "--model_args", f"pretrained={checkpoint},mc_num=4", "--tasks", "dllm_sudoku4", "--limit", "3",
-         "--batch_size", "3", "--apply_chat_template", "--log_samples", "--output_path", str(tmp_path)],
+         "--model_args", f"pretrained={checkpoint},mc_num=4", "--tasks", "dllm_sudoku4,my_sudoku", "--limit", "3",
+         "--batch_size", "3", "--apply_chat_template", "--log_samples", "--output_path", str(out),
+         "--include_path", str(mine)],
         capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
-    [results_file] = tmp_path.rglob("results_*.json")
-    [samples_file] = tmp_path.rglob("samples_dllm_sudoku4_*.jsonl")
-    metric = json.loads(results_file.read_text())["results"]["dllm_sudoku4"]["solved,none"]
-    assert_metric_is_the_checkers_mean(metric, read_jsonl(samples_file))
+    [results_file] = out.rglob("results_*.json")
+    [samples_file] = out.rglob("samples_dllm_sudoku4_*.jsonl")
+    results = json.loads(results_file.read_text())
+    assert_metric_is_the_checkers_mean(results["results"]["dllm_sudoku4"]["solved,none"], read_jsonl(samples_file))
+    assert "my_sudoku" in results["results"]
+    assert set(results["config"]["speed"]) == {"dllm_sudoku4", "my_sudoku"}
+    assert "|dllm_sudoku4|3|" in result.stdout.replace(" ", "") and "tokens/s" in result.stdout
 
 
 def test_metric_counts_every_answer_the_checker_accepts(checkpoint, monkeypatch):
@@ -154,9 +172,64 @@ def test_loglikelihood_is_deterministic_per_request(llada_lm):
     other = Instance("loglikelihood", {}, ("7+7=", "14"), 1)
     alone = llada_lm.loglikelihood([pair])
     together = llada_lm.loglikelihood([other, pair])
-    assert together[1] == alone[0] and alone[0][0] < 0
+    assert together[1][0] == pytest.approx(alone[0][0], rel=1e-5) and together[1][1] == alone[0][1]
+    assert alone[0][0] < 0
     [rolling] = llada_lm.loglikelihood_rolling([Instance("loglikelihood_rolling", {}, ("1234\n3412",), 0)])
     assert rolling < 0
+
+
+def test_packed_adapter_scores_equal_the_one_request_reference(checkpoint):
+    """Requests of different lengths packed into shared forwards, with CFG, score as the
+    per-request reference (same seed, same draws); the iterative greedy check runs per request
+    as LLaDA's loop does and CFG reaches the generator too."""
+    from lm_eval.api.registry import get_model
+
+    from dllm_core.evaluation.loglikelihood import negative_elbo
+    from dllm_core.session import content_seed
+
+    register_lm_eval_models()
+    lm = get_model("llada")(pretrained=str(checkpoint), mc_num=8, mc_batch_size=4, cfg_scale=0.5, seed=7,
+                            forward_tokens=512)
+    pairs = [("1200\n3400\n", "4321"), ("12+3=", "15"), ("7+7=", "14"), ("4321\n", "1")]
+    requests = [Instance("loglikelihood", {}, pair, i) for i, pair in enumerate(pairs)]
+    scores = lm.loglikelihood(requests)
+    reference = []
+    for context, continuation in pairs:
+        ctx, cont = lm._encode_pair(context, continuation)
+        generator = torch.Generator().manual_seed(content_seed(7, ctx, cont))
+        reference.append(-negative_elbo(lm.model, torch.tensor(ctx), torch.tensor(cont), lm._elbo, generator))
+    assert [score for score, _ in scores] == pytest.approx(reference, rel=1e-5)
+    assert lm.settings.generator_params["cfg_scale"] == 0.5
+    speed = lm.get_model_info()["speed"]["None"]  # requests built by hand carry no task name
+    assert speed["requests"] == 4 and speed["nfe"] < 4 * 2 + sum(len(c) for _, c in pairs)
+
+
+def test_bundled_multiple_choice_task_scores_by_the_packed_likelihoods(checkpoint):
+    results = evaluate_checkpoint(checkpoint, ["dllm_sudoku4_mc"], limit=3,
+                                  model_args={"mc_num": 4, "greedy_check": "off"})
+    samples = results["samples"]["dllm_sudoku4_mc"]
+    picked = [max(range(4), key=lambda i: s["resps"][i][0][0]) for s in samples]
+    accuracy = sum(p == s["target"] for p, s in zip(picked, samples)) / 3
+    assert results["results"]["dllm_sudoku4_mc"]["acc,none"] == pytest.approx(accuracy)
+    speed = results["config"]["speed"]["dllm_sudoku4_mc"]
+    assert speed["requests"] == 12 and speed["nfe"] < 12  # 48 draws of 12 requests in shared forwards
+    assert results["config"]["likelihood"]["greedy_check"] == "off"
+
+
+def test_fast_preset_with_dual_cache_and_threshold_through_model_args(checkpoint):
+    from lm_eval.api.registry import get_model
+
+    register_lm_eval_models()
+    lm = get_model("llada")(pretrained=str(checkpoint), generator="fastdllm", use_cache="dual", threshold=0.9,
+                            batch_size=3)
+    prompts = ["1200\n3400\n0000\n4321", "12+3=", "4321\n1234\n2143\n3412\n0000"]  # lengths differ
+    requests = [Instance("generate_until", {}, (p, {"until": ["\n\n"], "max_gen_toks": 8}), i)
+                for i, p in enumerate(prompts)]
+    answers = lm.generate_until(requests)
+    info = lm.get_model_info()
+    assert info["generator"] == "fastdllm" and info["generator_params"]["use_cache"] == "dual"
+    assert len(answers) == 3 and all(isinstance(a, str) for a in answers)
+    assert info["speed"]["None"]["requests"] == 3
 
 
 def test_wrong_family_and_bad_generator_parameters_are_clear_errors(checkpoint):

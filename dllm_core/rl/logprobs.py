@@ -1,0 +1,105 @@
+"""Per-token log-probabilities of sampled completions, estimated in one forward (d1's diffu-GRPO).
+
+A diffusion LM has no exact per-token likelihood. d1 (arXiv 2504.12216, sec. 3.2) estimates
+log pi(o_k | q) for every completion token o_k in ONE forward pass: the completion is fully
+masked and each prompt token is masked independently with probability ``p_mask_prompt``
+(a fresh mask per inner iteration acts as regularisation), then
+
+    log pi(o_k | q) ~= log softmax(f(q', mask^T))[P + k, o_k]                 [N, T]
+
+where q' is the randomly masked prompt (P tokens, left-padded; padding is never masked) and T the
+completion length. The forward is the one the training objective uses for the family:
+
+* masked diffusion: ``model(x_t)``; with the family's ``logit_shift`` (Dream) position i is
+  read from the output at i - 1 (:func:`~dllm_core.objectives.model_io.shift_logits`);
+* block diffusion (BD3LM, A2D): ``[x_t ; x_0]`` under the block attention mask of
+  :mod:`dllm_core.objectives.block_diffusion`, the completion starting a block (the objective's
+  grid), so each completion block is predicted from itself (all masks) and the clean blocks
+  before it; only the x_t half is read.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from dllm_core.errors import DllmError
+from dllm_core.objectives.block_diffusion import BlockDiffusionObjective, block_attention_mask
+from dllm_core.objectives.masked_diffusion import MaskedDiffusionObjective
+from dllm_core.objectives.model_io import logits_of, model_float_dtype, shift_logits
+
+if TYPE_CHECKING:
+    from dllm_core.family import ModelFamily
+    from dllm_core.objectives.base import Objective
+
+
+def check_objective(objective: Objective, family: ModelFamily | None) -> None:
+    """diffu-GRPO needs the masked-diffusion or block-diffusion forward; refuse the others."""
+    if not isinstance(objective, (MaskedDiffusionObjective, BlockDiffusionObjective)):
+        raise DllmError(f"--mode grpo estimates log-probabilities with the masked-diffusion or block-diffusion "
+                        f"forward; objective '{objective.name}' has neither. Use a checkpoint trained with one "
+                        "of those objectives")
+    if isinstance(objective, BlockDiffusionObjective) and family is not None and family.logit_shift:
+        raise DllmError(f"block diffusion does not support family '{family.name}', whose logits are shifted")
+
+
+def perturb(prompt_ids: torch.Tensor, prompt_mask: torch.Tensor, completion_ids: torch.Tensor, *, mask_id: int,
+            p_mask_prompt: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    """``[N, P + T]``: each real prompt token masked with probability ``p_mask_prompt``, the
+    completion all masks. ``prompt_ids``/``prompt_mask`` ``[N, P]``, ``completion_ids`` ``[N, T]``."""
+    draws = torch.rand(prompt_ids.shape, generator=generator, device=prompt_ids.device)  # [N, P]
+    masked_prompt = torch.where((draws < p_mask_prompt) & prompt_mask.bool(), mask_id, prompt_ids)  # [N, P]
+    return torch.cat([masked_prompt, torch.full_like(completion_ids, mask_id)], dim=1)  # [N, P + T]
+
+
+def denoiser_logits(model: torch.nn.Module, noisy: torch.Tensor, clean: torch.Tensor, attention_mask: torch.Tensor,
+                    scored: torch.Tensor, family: ModelFamily | None, objective: Objective) -> torch.Tensor:
+    """The objective's prediction of ``clean`` from ``noisy`` (both ``[B, L]``): logits ``[B, L, V]``.
+
+    ``scored [B, L]`` (bool) marks the answer positions (block diffusion starts them on a block)."""
+    if isinstance(objective, BlockDiffusionObjective):
+        length = clean.shape[1]
+        labels = torch.where(scored, clean, torch.full_like(clean, -100))
+        allowed = block_attention_mask(objective.blocks(labels))  # [B, 2L, 2L]
+        allowed = allowed & attention_mask.bool().repeat(1, 2)[:, None, :]
+        dtype = model_float_dtype(model)
+        additive = torch.zeros(allowed.shape, dtype=dtype, device=clean.device).masked_fill(
+            ~allowed, torch.finfo(dtype).min)[:, None]  # [B, 1, 2L, 2L]
+        positions = torch.arange(length, device=clean.device).repeat(2).expand(clean.shape[0], -1)  # [B, 2L]
+        output = model(input_ids=torch.cat([noisy, clean], dim=1), attention_mask=additive, position_ids=positions)
+        return logits_of(output)[:, :length]  # [B, L, V]
+    logits = logits_of(model(input_ids=noisy, attention_mask=attention_mask))  # [B, L, V]
+    shift = objective.uses_logit_shift(family) if isinstance(objective, MaskedDiffusionObjective) else False
+    return shift_logits(logits) if shift else logits
+
+
+def completion_logprobs(model: torch.nn.Module, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor,
+                        completion_ids: torch.Tensor, *, mask_id: int, p_mask_prompt: float,
+                        family: ModelFamily | None, objective: Objective,
+                        generator: torch.Generator | None = None) -> torch.Tensor:
+    """log pi(o_k | q) of every completion token, ``[N, T]``, in one forward (module doc)."""
+    noisy = perturb(prompt_ids, prompt_mask, completion_ids, mask_id=mask_id, p_mask_prompt=p_mask_prompt,
+                    generator=generator)  # [N, P + T]
+    clean = torch.cat([prompt_ids, completion_ids], dim=1)  # [N, P + T]
+    attention_mask = torch.cat([prompt_mask, torch.ones_like(completion_ids)], dim=1)  # [N, P + T]
+    scored = torch.zeros_like(clean, dtype=torch.bool)
+    scored[:, prompt_ids.shape[1]:] = True
+    logits = denoiser_logits(model, noisy, clean, attention_mask, scored, family, objective)  # [N, P + T, V]
+    answer_logits = logits[:, prompt_ids.shape[1]:].float()  # [N, T, V]
+    return selected_logprobs(answer_logits, completion_ids)
+
+
+def selected_logprobs(logits: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+    """``log softmax(logits)[..., token]``: ``[N, T, V]`` and ``[N, T]`` -> ``[N, T]``."""
+    return logits.log_softmax(dim=-1).gather(-1, tokens.unsqueeze(-1)).squeeze(-1)
+
+
+def completion_mask(completion_ids: torch.Tensor, stop_ids: Any) -> torch.Tensor:
+    """``[N, T]`` bool: the tokens of each completion up to and including its first stop token
+    (all of them when it has none); what follows a stop token is not scored (d1, trl)."""
+    stops = torch.zeros_like(completion_ids, dtype=torch.bool)
+    for stop in stop_ids:
+        stops |= completion_ids == stop
+    before = torch.cumsum(stops.int(), dim=1) - stops.int()  # stop tokens strictly before k
+    return before == 0
