@@ -100,11 +100,12 @@ def build_job(pool: SessionPool, request: SamplingRequest, texts: list[str], *, 
     if request.top_p == 1.0 and "top_p" not in session.generator.parameter_names():
         values.pop("top_p")  # the neutral value of a generator without nucleus sampling
     try:
-        for role in roles:
-            session.generator.role_parameter(role)
-        params = session.params(roles, values)
+        given = {session.generator.role_parameter(role) for role in roles} | set(values)
+        # dllm sample's rules on answer length and steps, so both give the same answers
+        params = session.generator.fit_answer(session.params(roles, values), given)
     except DllmError as exc:
-        raise ApiError(400, str(exc), param="dllm") from None
+        message = str(exc).replace("--gen-length", "max_tokens").replace("--steps", "dllm.steps")
+        raise ApiError(400, message, param="dllm") from None
     prompts = [session.encode(text) for text in texts]
     rows = [list(prompt) for prompt in prompts for _ in range(request.n)]
     if len(rows) > max_batch:

@@ -108,6 +108,8 @@ def test_diffusion_settings_pick_the_fast_generator(client, session):
     (json.dumps({"prompt": "1", "dllm": {"cache": "triple"}}).encode(), 400, "dllm.cache"),
     (json.dumps({"prompt": "1", "dllm": {"params": {"alg": "x"}}}).encode(), 400, "no parameter 'alg'"),
     (json.dumps({"prompt": "1", "max_tokens": 8, "dllm": {"steps": 3}}).encode(), 400, "multiple"),
+    (json.dumps({"prompt": "1", "max_tokens": 8, "dllm": {"steps": 16}}).encode(), 400, "pass dllm.steps 8 or fewer"),
+    (json.dumps({"prompt": "1", "max_tokens": 0}).encode(), 400, "max_tokens"),
     (json.dumps({"prompt": "1" * 2000}).encode(), 400, "exceeds the model's context"),
     (json.dumps({"prompt": "1", "model": "gpt-4"}).encode(), 404, "model 'gpt-4' is not served"),
     (json.dumps({"prompt": "1", "n": 17}).encode(), 400, "--max-batch"),

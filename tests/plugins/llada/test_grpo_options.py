@@ -1,4 +1,5 @@
-"""``dllm train --mode grpo``: its options parse, and bad ones are one-line errors before anything loads."""
+"""``dllm train --mode grpo`` on a LLaDA run: its options parse, and bad ones are one-line errors before anything loads
+(here, not in tests/core: the run names a family, which a plugin provides)."""
 
 from __future__ import annotations
 
