@@ -28,7 +28,7 @@ padding keys blocked too), which transformers models accept as a custom 4D mask.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 
@@ -183,6 +183,24 @@ class BlockDiffusionObjective(Objective):
             raise ValueError(f"t must have shape [B, K] = {expected}, got {list(t.shape)}")
         return self._score(model, batch, family, t, masked, block)
 
+    @staticmethod
+    def denoise(model: torch.nn.Module, noisy: torch.Tensor, x0: torch.Tensor, block: torch.Tensor,
+                padding: torch.Tensor | None = None) -> tuple[torch.Tensor, Any]:
+        """One forward over ``[x_t ; x_0]`` ``[B, 2L]`` (positions ``0..L-1`` twice) under the block
+        attention mask of ``block [B, L]``, keys at ``padding [B, L] == 0`` hidden: logits
+        ``[B, L, V]`` of the x_t half, and the model's output (for router losses)."""
+        batch_size, length = x0.shape
+        allowed = block_attention_mask(block)  # [B, 2L, 2L]
+        if padding is not None:
+            allowed = allowed & padding.bool().repeat(1, 2)[:, None, :]  # [B, 2L, 2L]
+        dtype = model_float_dtype(model)
+        additive = torch.zeros(allowed.shape, dtype=dtype, device=x0.device)
+        additive = additive.masked_fill(~allowed, torch.finfo(dtype).min)[:, None]  # [B, 1, 2L, 2L]
+        positions = torch.arange(length, device=x0.device).repeat(2)  # [2L]
+        output = model(input_ids=torch.cat([noisy, x0], dim=1), attention_mask=additive,
+                       position_ids=positions.expand(batch_size, -1))
+        return logits_of(output)[:, :length], output
+
     def _score(
         self,
         model: torch.nn.Module,
@@ -198,26 +216,9 @@ class BlockDiffusionObjective(Objective):
                 "use the masked-diffusion objective"
             )
         x0 = batch["input_ids"]  # [B, L]
-        batch_size, length = x0.shape
         maskable = batch["labels"] != -100  # [B, L]
         noisy = torch.where(masked, resolve_mask_token_id(model, batch), x0)  # [B, L]
-        input_ids = torch.cat([noisy, x0], dim=1)  # [B, 2L]
-        positions = torch.arange(length, device=x0.device).repeat(2)  # [2L]
-        allowed = block_attention_mask(block)  # [B, 2L, 2L]
-        padding = batch.get("attention_mask")
-        if padding is not None:
-            keys = padding.bool().repeat(1, 2)  # [B, 2L]
-            allowed = allowed & keys[:, None, :]  # [B, 2L, 2L]
-        dtype = model_float_dtype(model)
-        additive = torch.zeros(allowed.shape, dtype=dtype, device=x0.device)
-        additive = additive.masked_fill(~allowed, torch.finfo(dtype).min)
-        additive = additive[:, None]  # [B, 1, 2L, 2L]
-        output = model(
-            input_ids=input_ids,
-            attention_mask=additive,
-            position_ids=positions.expand(batch_size, -1),
-        )
-        logits = logits_of(output)[:, :length]  # [B, L, V]: the x_t half
+        logits, output = self.denoise(model, noisy, x0, block, batch.get("attention_mask"))
         token_nll = masked_token_nll(logits, x0, masked)  # [B, L]
         schedule_weight = self.config.schedule.weight(t.gather(1, block))  # [B, L]
         return with_router_loss(elbo_loss_output(token_nll, schedule_weight, maskable, self.config),

@@ -25,9 +25,9 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from dllm_core.errors import DllmError
-from dllm_core.objectives.block_diffusion import BlockDiffusionObjective, block_attention_mask
+from dllm_core.objectives.block_diffusion import BlockDiffusionObjective
 from dllm_core.objectives.masked_diffusion import MaskedDiffusionObjective
-from dllm_core.objectives.model_io import logits_of, model_float_dtype, shift_logits
+from dllm_core.objectives.model_io import logits_of, shift_logits
 
 if TYPE_CHECKING:
     from dllm_core.family import ModelFamily
@@ -59,16 +59,9 @@ def denoiser_logits(model: torch.nn.Module, noisy: torch.Tensor, clean: torch.Te
 
     ``scored [B, L]`` (bool) marks the answer positions (block diffusion starts them on a block)."""
     if isinstance(objective, BlockDiffusionObjective):
-        length = clean.shape[1]
         labels = torch.where(scored, clean, torch.full_like(clean, -100))
-        allowed = block_attention_mask(objective.blocks(labels))  # [B, 2L, 2L]
-        allowed = allowed & attention_mask.bool().repeat(1, 2)[:, None, :]
-        dtype = model_float_dtype(model)
-        additive = torch.zeros(allowed.shape, dtype=dtype, device=clean.device).masked_fill(
-            ~allowed, torch.finfo(dtype).min)[:, None]  # [B, 1, 2L, 2L]
-        positions = torch.arange(length, device=clean.device).repeat(2).expand(clean.shape[0], -1)  # [B, 2L]
-        output = model(input_ids=torch.cat([noisy, clean], dim=1), attention_mask=additive, position_ids=positions)
-        return logits_of(output)[:, :length]  # [B, L, V]
+        logits, _ = objective.denoise(model, noisy, clean, objective.blocks(labels), attention_mask)
+        return logits  # [B, L, V]
     logits = logits_of(model(input_ids=noisy, attention_mask=attention_mask))  # [B, L, V]
     shift = objective.uses_logit_shift(family) if isinstance(objective, MaskedDiffusionObjective) else False
     return shift_logits(logits) if shift else logits
