@@ -47,10 +47,13 @@ class TaskSetting:
 
     label: str  # name in tables and the chart
     task: str  # registry name
-    options: Mapping[str, int] = field(default_factory=dict)  # task config fields
+    options: Mapping[str, int | str] = field(default_factory=dict)  # task config fields
+    by_hints: bool = False  # also score each hint count of an evaluation set apart (sudoku)
+    eval_options: Mapping[str, int | str] = field(default_factory=dict)  # overrides for held-out puzzles
 
-    def build(self) -> Task:
-        return get_registry().tasks.get(self.task)(**self.options)
+    def build(self, held_out: bool = False) -> Task:
+        """The task of the training puzzles, or (``held_out``) of the generated held-out ones."""
+        return get_registry().tasks.get(self.task)(**{**self.options, **(self.eval_options if held_out else {})})
 
     def spec(self, train: int, seed: int) -> str:
         """The dataset spec of ``train`` generated puzzles (no test rows: scoring is separate)."""
@@ -97,6 +100,17 @@ def demo_recipe() -> TrainRunConfig:
     from dllm_llada import demo
 
     return demo.train_run_config(demo.DemoConfig())
+
+
+def demo_sudoku4() -> TaskSetting:
+    """The demo's ``sudoku4`` puzzles (its blank counts and shares); held-out puzzles take every
+    count alike, as the demo's own held-out evaluation does."""
+    from dllm_llada.demo import DemoConfig
+
+    demo = DemoConfig()
+    return TaskSetting("sudoku4", "sudoku4", {"min_blanks": demo.min_blanks, "max_blanks": demo.max_blanks,
+                                              "blank_distribution": demo.blank_distribution},
+                       by_hints=True, eval_options={"blank_distribution": "uniform"})
 
 
 def plain_generation(answer_tokens: int) -> dict[str, int]:
@@ -155,11 +169,15 @@ def run_tokenizer(run: TrainRunConfig) -> Any:
 
 def train_mdm(run: TrainRunConfig) -> Trained:
     """Train through ``run_training``; the checkpoint is ``run.output_dir``."""
+    _, seconds = timed(run_training, run)
+    return trained_mdm(run.output_dir, seconds)
+
+
+def trained_mdm(checkpoint: Path, train_seconds: float) -> Trained:
+    """The MDM saved in ``checkpoint``, trained in ``train_seconds`` (NaN: trained elsewhere)."""
     from dllm_core.checkpoint import load_model, resolve_family
 
-    _, seconds = timed(run_training, run)
-    model = load_model(run.output_dir, resolve_family(run.output_dir))
-    return Trained(MDM, parameter_count(model), seconds)
+    return Trained(MDM, parameter_count(load_model(checkpoint, resolve_family(checkpoint))), train_seconds)
 
 
 def train_ar(run: TrainRunConfig, mdm_config: Any) -> tuple[Any, Any, Trained]:
@@ -235,6 +253,25 @@ def score(task: Task, setting: TaskSetting, eval_set: EvalSet, model: str, answe
           seconds: float) -> Score:
     solved = sum(task.check(r["prompt"], a) for r, a in zip(eval_set.records, answers, strict=True))
     return Score(setting.label, eval_set.name, model, solved, len(answers), seconds)
+
+
+def hint_scores(task: Any, setting: TaskSetting, eval_set: EvalSet, model: str,
+                answers: Sequence[str]) -> list[Score]:
+    """One score per hint count of ``eval_set`` (``"<set>, K hints"``), when it holds several."""
+    groups: dict[int, list[bool]] = {}
+    for record, answer in zip(eval_set.records, answers, strict=True):
+        groups.setdefault(task.hints(record["prompt"]), []).append(task.check(record["prompt"], answer))
+    if len(groups) < 2:
+        return []
+    return [Score(setting.label, f"{eval_set.name}, {hints} hints", model, sum(outcomes), len(outcomes), 0.0)
+            for hints, outcomes in sorted(groups.items())]
+
+
+def pooled(scores: Sequence[Score], name: str) -> Score:
+    """The scores of one task and model over several evaluation sets as one set ``name``."""
+    first = scores[0]
+    return Score(first.task, name, first.model, sum(s.solved for s in scores), sum(s.count for s in scores),
+                 sum(s.seconds for s in scores))
 
 
 def timed(function: Any, *args: Any, **kwargs: Any) -> tuple[Any, float]:

@@ -4,14 +4,18 @@ Run from the repository root (CPU is fine; under 3 minutes on the demo's tiny LL
 
     .venv/bin/python benchmarks/serve.py runs/demo          # the checkpoint `make demo` leaves
     .venv/bin/python benchmarks/serve.py                    # no checkpoint: trains a tiny one (seconds)
+    .venv/bin/python benchmarks/serve.py runs/demo --threads 1   # or 2; --device cuda on a GPU
 
 In one process the checkpoint is served by the real app under uvicorn on 127.0.0.1 (a free
 port) and driven by ``httpx`` clients in threads, with chat requests for 4x4 sudoku puzzles (32 distinct),
-greedy decoding and the demo's plain setting (``llada``, 20 answer tokens, 20 steps, one block).
+greedy decoding and the demo's plain setting (``llada``, 20 answer tokens, 20 steps, one block):
+step-level batching (requests join the running batch at the next step, finished rows leave at
+once). The machine's load average is printed before and after (a shared CPU skews the numbers).
 
 1. The same 16 requests one at a time, then from 16 concurrent clients (``--rounds`` times,
-   alternating): wall time, answer tokens per second, the ratio (and the median ratio), and a check that every answer equals the session's answer for the same
-   prompt and settings alone (what ``dllm sample --chat --prompt P`` prints).
+   alternating): wall time, answer tokens per second, the ratio (and the median ratio), and a
+   check that every answer equals the session's answer for the same prompt and settings alone
+   (what ``dllm sample --chat --prompt P`` prints).
 2. For 1, 4, 16 and 64 clients, each sending ``--per-client`` requests back to back: p50 / p95
    latency per request and the total answer tokens per second.
 """
@@ -19,6 +23,7 @@ greedy decoding and the demo's plain setting (``llada``, 20 answer tokens, 20 st
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -68,6 +73,7 @@ def main() -> int:
     parser.add_argument("--per-client", type=int, default=2, help="requests each client sends in part 2")
     parser.add_argument("--rounds", type=int, default=1, help="serial/concurrent rounds in part 1 (median ratio)")
     parser.add_argument("--threads", type=int, help="torch CPU threads (1 steadies numbers on a busy shared CPU)")
+    parser.add_argument("--device", help="where the model runs (default: CPU), e.g. cuda")
     args = parser.parse_args()
 
     import torch
@@ -78,9 +84,10 @@ def main() -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    print(f"torch threads: {torch.get_num_threads()}, load average before: {os.getloadavg()[0]:.1f}")
     with tempfile.TemporaryDirectory() as scratch:
         checkpoint = args.checkpoint or tiny_checkpoint(Path(scratch))
-        session = InferenceSession.load(checkpoint)
+        session = InferenceSession.load(checkpoint, device=args.device)
         app = create_app(session, ServerConfig(model_id="bench", max_batch=args.max_batch, max_queue=4096))
         prompts = [f"{a}{b}{c}0\n0000\n00{c}{a}\n{b}000" for a in range(1, 5) for b in range(1, 5) for c in (1, 3)]
         with BackgroundServer(app) as server:
@@ -98,7 +105,7 @@ def main() -> int:
             alone = [session.complete([p], params, chat=True)[0].text for p in prompts[:16]]
             same = all(body["choices"][0]["message"]["content"] == want
                        for bodies in (serial, parallel) for body, want in zip(bodies, alone))
-            print(f"checkpoint: {checkpoint} ({session.family.name}, {session.generator.name}), "
+            print(f"checkpoint: {checkpoint} ({session.family.name}, {session.generator.name}) on {session.device}, "
                   f"{SETTINGS['max_tokens']} tokens, {SETTINGS['dllm']['steps']} steps, greedy")
             print(f"throughput ratio, median of {args.rounds} round(s): {statistics.median(ratios):.1f}x")
             print(f"answers identical to dllm sample (alone, same seed and settings): {same}")
@@ -110,6 +117,7 @@ def main() -> int:
                 cuts = statistics.quantiles(latencies, n=20) if len(latencies) > 1 else latencies * 19
                 print(f"{clients:>7} {len(batch):>8} {statistics.median(latencies):8.3f} {cuts[18]:8.3f} "
                       f"{tokens_of(bodies) / wall:9.1f}")
+    print(f"load average after: {os.getloadavg()[0]:.1f}")
     return 0 if same else 1
 
 

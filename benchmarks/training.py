@@ -8,9 +8,12 @@ Run from the repository root (CPU by default; ``--device cuda`` on a GPU machine
 Both runs train the same tiny bidirectional Llama (same initial weights) with the
 ``masked-diffusion`` objective on the same batches of 4x4 sudoku puzzles (``sudoku4`` task:
 prompt grid, separator, solution grid; the prompt carries label -100), with the same optimiser
-(AdamW, constant learning rate, gradient clipping at 1.0) and the same noise seed. The plain
+(AdamW, constant learning rate, gradient clipping at 1.0) and the same noise: the plain loop
+seeds each step's generator as ``DiffusionTrainer`` does (``seed * 1_000_003 + step``). The plain
 loop calls ``objective.loss`` / ``backward`` / ``clip_grad_norm_`` / ``step`` itself; the other
-run is ``DiffusionTrainer.train``. Steps after ``--warmup`` are timed, runs alternate
+run is ``DiffusionTrainer.train``. Steps after ``--warmup`` are timed in CPU time of the process
+(``time.process_time``: other jobs on a shared machine slow the wall clock, much less the CPU
+time a single-threaded run spends), runs alternate
 ``--repeats`` times, and the best and the median run of each are printed as tokens per second
 (batch x length per step) with their ratios (on a shared machine the best runs are the least
 disturbed; hence also one CPU thread by default, ``--threads`` to change); the trainer should
@@ -103,16 +106,18 @@ def plain_loop(
     for step, cpu_batch in enumerate(loader):
         if step == settings.warmup:
             sync(settings.device)
-            start = time.perf_counter()
+            start = time.process_time()
         batch = {k: v.to(settings.device) for k, v in cpu_batch.items()}
-        loss = objective.loss(model, batch).loss
+        # the noise the trainer draws for micro-batch ``step`` (one process, no accumulation)
+        noise = torch.Generator(device=settings.device).manual_seed((settings.seed * 1_000_003 + step) % 2**63)
+        loss = objective.loss(model, batch, generator=noise).loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         total += loss.detach()
     sync(settings.device)
-    return time.perf_counter() - start, total.item() / settings.steps
+    return time.process_time() - start, total.item() / settings.steps
 
 
 class StepClock(TrainerCallback):
@@ -125,11 +130,11 @@ class StepClock(TrainerCallback):
     def on_step_begin(self, args, state, control, **kwargs):
         if state.global_step == self.warmup:
             sync(self.device)
-            self.start = time.perf_counter()
+            self.start = time.process_time()
 
     def on_train_end(self, args, state, control, **kwargs):
         sync(self.device)
-        self.end = time.perf_counter()
+        self.end = time.process_time()
 
 
 def trainer_run(

@@ -72,6 +72,33 @@ def generate(
         raise DllmError(f"generator '{preset}' is not a masked-diffusion preset of the engine, so generate() "
                         "cannot run it; call its complete() through an InferenceSession, or pass a preset "
                         "(`dllm list generators`).")
+    context = preset_context(model, input_ids, attention_mask=attention_mask, family=family,
+                             eos_token_id=eos_token_id, eot_token_id=eot_token_id, logit_shift=logit_shift,
+                             supports_kv_cache=supports_kv_cache, supports_logits_to_keep=supports_logits_to_keep)
+    if params is None:
+        params = chosen.params_from_keywords(keywords)
+    elif keywords:
+        raise TypeError(f"pass the parameters either as params= or as keywords, not both: {sorted(keywords)}")
+    prepared = chosen.prepare(context, params)
+    config = replace(prepared.config, slice_logits=slice_logits, stop_at_eos=stop_at_eos)
+    return denoise(model, prepared.canvas, config, prepared.capabilities, generator=generator,
+                   callback=callback, return_history=return_history)
+
+
+def preset_context(
+    model: Any,
+    input_ids: Any,
+    *,
+    attention_mask: torch.Tensor | None = None,
+    family: ModelFamily | str | None = None,
+    eos_token_id: int | None = None,
+    eot_token_id: int | None = None,
+    logit_shift: bool | None = None,
+    supports_kv_cache: bool | None = None,
+    supports_logits_to_keep: bool | None = None,
+) -> PresetContext:
+    """What a preset's ``prepare`` reads for :func:`generate`'s arguments (same meanings): the
+    family's capabilities with the overrides, and the EOS / EoT ids (default: the model config's)."""
     capabilities = model_capabilities(
         family_of(model, family),
         logit_shift=logit_shift,
@@ -82,12 +109,4 @@ def generate(
         eos_token_id = getattr(getattr(model, "config", None), "eos_token_id", None)
     if eot_token_id is None:
         eot_token_id = getattr(getattr(model, "config", None), "eot_token_id", None)
-    context = PresetContext(model, input_ids, attention_mask, capabilities, eos_token_id, eot_token_id)
-    if params is None:
-        params = chosen.params_from_keywords(keywords)
-    elif keywords:
-        raise TypeError(f"pass the parameters either as params= or as keywords, not both: {sorted(keywords)}")
-    prepared = chosen.prepare(context, params)
-    config = replace(prepared.config, slice_logits=slice_logits, stop_at_eos=stop_at_eos)
-    return denoise(model, prepared.canvas, config, prepared.capabilities, generator=generator,
-                   callback=callback, return_history=return_history)
+    return PresetContext(model, input_ids, attention_mask, capabilities, eos_token_id, eot_token_id)

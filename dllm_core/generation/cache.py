@@ -13,6 +13,13 @@ which the generation loop sets before each forward call:
   overwrite those positions of the stored ones in place, and the whole stored canvas
   ``[B, H_kv, L, D]`` is returned: positions after the block keep the (stale) values of the
   block-start forward.
+* ``dual(start, end, positions)`` (static shapes): the same keys/values, but nothing is
+  written: each layer returns a copy of the stored ones with ``positions`` (``[q]`` long, the
+  canvas positions of the queries) replaced, ``index_copy`` over a tensor of fixed shape, so a
+  compiled step neither mutates its inputs (which CUDA graphs refuse) nor specialises on
+  ``start``. It gives the same keys/values as writing them when every step of a block has the
+  same queries: the written positions are always overwritten by the next step before anyone
+  reads them.
 
 Block diffusion (:mod:`~dllm_core.generation.block`) needs no approximation: under its
 block-causal attention a finished block never sees later tokens, so its keys/values are final
@@ -38,6 +45,7 @@ class DiffusionCache:
         self.mode: Literal["record", "prefix", "dual"] = "record"
         self.start = 0
         self.end = 0
+        self.positions: torch.Tensor | None = None  # [q] long: dual queries, not written back
 
     def record(self) -> None:
         """Forget everything; the next forward stores every layer's keys/values."""
@@ -49,9 +57,10 @@ class DiffusionCache:
         """The next forward's queries start at ``length``; reuse the stored ``[0, length)``."""
         self.mode, self.start, self.end = "prefix", length, length
 
-    def dual(self, start: int, end: int) -> None:
-        """The next forward's queries are ``[start, end)``; overwrite them, reuse the rest."""
-        self.mode, self.start, self.end = "dual", start, end
+    def dual(self, start: int, end: int, positions: torch.Tensor | None = None) -> None:
+        """The next forward's queries are ``[start, end)``; overwrite them, reuse the rest. With
+        ``positions`` (``arange(start, end)``) return a copy with them replaced instead."""
+        self.mode, self.start, self.end, self.positions = "dual", start, end, positions
 
     def update(
         self,
@@ -68,6 +77,8 @@ class DiffusionCache:
         if self.mode == "prefix":
             return (torch.cat([keys[:, :, : self.start], key_states], dim=2),
                     torch.cat([values[:, :, : self.start], value_states], dim=2))
+        if self.positions is not None:
+            return keys.index_copy(2, self.positions, key_states), values.index_copy(2, self.positions, value_states)
         keys[:, :, self.start : self.end] = key_states
         values[:, :, self.start : self.end] = value_states
         return keys, values

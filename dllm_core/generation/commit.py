@@ -14,6 +14,12 @@ taken with a stable descending sort, so equal confidences go left to right.
   top ``count`` (all candidates when ``count`` is ``None``) when ``confidence >= threshold``.
 * :class:`FactorCommit` (Fast-dLLM): sorted by confidence, rank ``r`` (1-based) is accepted while
   ``confidence >= 1 - factor / (r + 1)``; rank 1 always.
+* :class:`EntropyBoundCommit` (EB-sampler, Ben-Hamu et al. 2025, arXiv 2505.24857): reads the
+  confidence as a negative entropy (pair it with ``NegEntropyConfidence``); sorted by entropy
+  ``H`` ascending, the largest prefix ``U`` with ``sum_{U} H - max_{U} H <= bound`` (rank 1
+  always). The sum of the entropies bounds what committing ``U`` together loses against
+  committing it one token at a time, so ``bound`` caps the error of each parallel step
+  however many tokens it commits, where a probability threshold caps each token's alone.
 * :class:`BernoulliCommit` (Dream ``origin``): every candidate independently with the step's
   reveal probability.
 * :class:`FirstMaskedCommit` (Fast-dLLM's block-cached Dream): the first candidate of each row.
@@ -140,6 +146,24 @@ class FactorCommit(CommitRule):
         accepted = torch.cumprod((sorted_conf >= floor).long(), dim=-1).sum(dim=-1)  # [B]
         n = candidates.sum(dim=-1)
         accepted = torch.where(accepted == n - 1, n, accepted)
+        return candidates & (descending_ranks(confidence) < accepted[:, None])
+
+
+@dataclass(frozen=True)
+class EntropyBoundCommit(CommitRule):
+    """The EB-sampler's rule on ``confidence = -entropy`` (see the module doc).
+
+    With the candidates sorted by entropy ascending, ``H_(1) <= H_(2) <= ...``, the largest of
+    the prefix is its last, so rank ``k`` (1-based) passes when ``sum_{r < k} H_(r) <= bound``.
+    """
+
+    bound: float
+
+    def select(self, confidence, candidates, quota, generator, frame=None):
+        entropy = (-confidence.double()).clamp(min=0.0)  # [B, W], +inf off the candidates
+        ascending = torch.sort(entropy, dim=-1).values
+        before = torch.cumsum(ascending, dim=-1) - ascending  # [B, W] entropy of the better ranks
+        accepted = (before <= self.bound).sum(dim=-1).clamp(min=1)  # [B] rank 1 always
         return candidates & (descending_ranks(confidence) < accepted[:, None])
 
 

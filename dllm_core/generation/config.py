@@ -29,7 +29,19 @@ class GenerationConfig:
             (dllm's MDLM ``cfg_keep_tokens``); every other given token is masked there.
         suppress_tokens: ids that are never generated (their logits are set to -inf).
         cache: key/value cache policy, ``"none"``, ``"prefix"`` or ``"dual"``.
+        cache_refresh: with a cache, every ``cache_refresh``-th step of a block is a whole-canvas
+            forward that records the cache again, as the block's first step does (0: only the
+            first; Fast-dLLM). The cached keys/values of the positions outside the query were
+            computed when the tokens committed since were still masks; a refresh bounds how
+            stale they get (with one block over the whole answer, the prompt's are computed
+            over an all-mask answer and never renewed otherwise).
         slice_logits: run the LM head only on the positions a step needs (when supported).
+        static_shapes: every model call of a block has the same shapes and reads nothing back
+            to the host (the LM head over the whole query window, fixed cached queries; see
+            :mod:`~dllm_core.generation.runner`), so ``torch.compile`` and CUDA graphs apply.
+        compile: ``torch.compile`` the steps' model call with this mode or backend
+            (:mod:`~dllm_core.generation.compiled`, e.g. ``"reduce-overhead"``); implies
+            ``static_shapes``. ``None``: eager.
         stop_at_eos: stop after a block once every row holds ``eos_token_id`` in its region;
             the masks left are filled with it.
         eos_token_id: the end-of-sequence id (needed by ``stop_at_eos``).
@@ -53,7 +65,10 @@ class GenerationConfig:
     cfg_keep_tokens: tuple[int, ...] = ()
     suppress_tokens: tuple[int, ...] = ()
     cache: CacheMode = "none"
+    cache_refresh: int = 0
     slice_logits: bool = True
+    static_shapes: bool = False
+    compile: str | None = None
     stop_at_eos: bool = False
     eos_token_id: int | None = None
     suppress_mask_token: bool = True
@@ -65,5 +80,11 @@ class GenerationConfig:
             raise ValueError(f"block_length must be >= 1, got {self.block_length}")
         if self.cache not in ("none", "prefix", "dual"):
             raise ValueError(f"cache must be 'none', 'prefix' or 'dual', got {self.cache!r}")
+        if self.cache_refresh < 0:
+            raise ValueError(f"cache_refresh must be >= 0, got {self.cache_refresh}")
         if self.stop_at_eos and self.eos_token_id is None:
             raise ValueError("stop_at_eos needs eos_token_id (the model config has none)")
+
+    def full_forward(self, step: int) -> bool:
+        """Whether ``step`` of a block runs over the whole canvas (and records a cache)."""
+        return step == 0 or (self.cache_refresh > 0 and step % self.cache_refresh == 0)

@@ -19,7 +19,7 @@ The mask id itself is never chosen when ``suppress_mask_token`` is set. Otherwis
 references' behaviour) a selected position whose chosen token is the mask id stays masked and
 its transfer is used up; it is not counted as committed. A step of a block without a step count
 (threshold, factor rules) that commits nothing at all would repeat forever (the references
-hang there); it is redone once with the mask id banned.
+hang there); such a row is redone once with the mask id banned (the other rows keep their choice).
 
 A block ends when its plan's steps are spent (plans without a step count run on) or as soon as
 it has no candidate left, so blocks without masks cost nothing. Every step works on the whole
@@ -73,7 +73,8 @@ def denoise(
     tokens = canvas.tokens.clone()  # [B, L], written in place
     runner = StepRunner(model, canvas, capabilities, mask_id=mask_id, cache=config.cache,
                         cfg_scale=config.cfg_scale, slice_logits=config.slice_logits,
-                        cfg_keep_tokens=config.cfg_keep_tokens)
+                        cfg_keep_tokens=config.cfg_keep_tokens, static_shapes=config.static_shapes,
+                        compile=config.compile)
     history = [tokens.clone()] if return_history else None
     columns = torch.arange(tokens.shape[1], device=tokens.device)  # [L]
     block_length = config.block_length or tokens.shape[1]
@@ -87,7 +88,7 @@ def denoise(
         step = 0
         before_end = columns < end[:, None]  # [B, L]
         while plan.num_steps is None or step < plan.num_steps:
-            whole_canvas = runner.cache is None or step == 0
+            whole_canvas = runner.cache is None or config.full_forward(step)
             reach = before_end if config.carry_over_masks and whole_canvas else in_block
             candidates = (tokens == mask_id) & reach  # [B, L]
             if not bool(candidates.any()):
@@ -124,24 +125,17 @@ def _step(
     if index.numel() < khi - klo:  # holes in the span: look at the candidate columns only
         columns = gathered = index
     window = candidates[:, columns]  # [B, W]
-    logits = runner.logits(tokens, block_span, (klo, khi), block_start=step == 0, columns=gathered)  # [B, W, V]
-    if config.suppress_tokens:
-        suppressed = torch.tensor(config.suppress_tokens, device=logits.device)
-        logits = logits.index_fill(-1, suppressed, -torch.inf)
-    draws = config.prefix_noise_draws if runner.cache_mode == "prefix" and step > 0 else 1
+    fresh = config.full_forward(step)
+    logits = runner.logits(tokens, block_span, (klo, khi), block_start=fresh, columns=gathered)  # [B, W, V]
+    draws = config.prefix_noise_draws if runner.cache_mode == "prefix" and not fresh else 1
     frame = DrawFrame(*runner.query, window_start=klo, candidates=window, token_draws=draws, columns=gathered)
     rule = config.commit
     if step == 0 and config.block_start_commit is not None:
         rule = config.block_start_commit
-    mask_id = config.mask_token_id
-    banned = (mask_id,) if config.suppress_mask_token else ()
-    chosen, choice = _select(logits, window, plan.quota(step, window.sum(dim=1)), rule, config,
-                             generator, frame, banned)
-    if not banned and plan.num_steps is None and _stalled(chosen, choice.tokens, window, mask_id):
-        chosen, choice = _select(logits, window, plan.quota(step, window.sum(dim=1)), rule, config,
-                                 generator, frame, (mask_id,))
-    filled = chosen & (choice.tokens != mask_id)  # a chosen mask id leaves the position masked
-    tokens[:, columns] = torch.where(chosen, choice.tokens, tokens[:, columns])
+    chosen, chosen_tokens = commit_window(logits, window, plan.quota(step, window.sum(dim=1)), rule, config,
+                                          generator, frame, open_ended=plan.num_steps is None)
+    filled = chosen & (chosen_tokens != config.mask_token_id)  # a chosen mask id leaves the position masked
+    tokens[:, columns] = torch.where(chosen, chosen_tokens, tokens[:, columns])
     plan.observe(step, filled.sum(dim=1))
     committed = torch.zeros_like(candidates)
     committed[:, columns] = filled
@@ -173,10 +167,46 @@ def _select(
     return rule.select(confidence, window, quota, generator, frame), choice
 
 
-def _stalled(chosen: torch.Tensor, tokens: torch.Tensor, window: torch.Tensor, mask_id: int) -> bool:
-    """Some row with candidates would commit nothing: all it selected chose the mask id."""
+def commit_window(
+    logits: torch.Tensor,
+    window: torch.Tensor,
+    quota: StepQuota,
+    rule: CommitRule,
+    config: GenerationConfig,
+    generator: torch.Generator | None,
+    frame: DrawFrame,
+    *,
+    open_ended: bool,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The positions a step commits and their tokens: ``(chosen [B, W], tokens [B, W])``.
+
+    ``logits [B, W, V]`` of the window get the suppressed tokens set to -inf, then token
+    choice, confidence and commit rule run (:func:`_select`). In a block without a step count
+    (``open_ended``) a row that would commit nothing because every position it selected chose
+    the mask id is redone with the mask id banned; only such rows take the redone choice, so a
+    row's tokens never depend on the other rows of its batch.
+    """
+    if config.suppress_tokens:
+        suppressed = torch.tensor(config.suppress_tokens, device=logits.device)
+        logits = logits.index_fill(-1, suppressed, -torch.inf)
+    mask_id = config.mask_token_id
+    banned = (mask_id,) if config.suppress_mask_token else ()
+    chosen, choice = _select(logits, window, quota, rule, config, generator, frame, banned)
+    tokens = choice.tokens
+    if banned or not open_ended:
+        return chosen, tokens
+    stalled = _stalled_rows(chosen, tokens, window, mask_id)  # [B]
+    if bool(stalled.any()):
+        redone, rechoice = _select(logits, window, quota, rule, config, generator, frame, (mask_id,))
+        chosen = torch.where(stalled[:, None], redone, chosen)
+        tokens = torch.where(stalled[:, None], rechoice.tokens, tokens)
+    return chosen, tokens
+
+
+def _stalled_rows(chosen: torch.Tensor, tokens: torch.Tensor, window: torch.Tensor, mask_id: int) -> torch.Tensor:
+    """``[B]`` rows with candidates that would commit nothing: all they selected chose the mask id."""
     progress = (chosen & (tokens != mask_id)).any(dim=1)  # [B]
-    return bool((window.any(dim=1) & ~progress).any())
+    return window.any(dim=1) & ~progress
 
 
 def _all_ended(tokens: torch.Tensor, canvas: Canvas, end: torch.Tensor,

@@ -19,6 +19,18 @@ The LM head runs on at least :data:`MIN_HEAD_ROWS` rows (the last kept output re
 matrix products of fewer rows take another kernel whose results differ from the same rows of a
 larger product in the last bits, and the references project every position.
 
+Static shapes (``static_shapes``, implied by ``compile``): every call of a block has the same
+shapes and the model call reads nothing back to the host, so ``torch.compile(dynamic=False)``
+and CUDA graphs apply to it. The cached queries are ``[lo - shift, L)`` (prefix) or
+``[lo - shift, hi)`` (dual) whatever the step, the LM head runs over every query output (the
+references' own full head; the loop then takes the columns it needs), the dual cache returns
+copies instead of writing in place (:class:`~dllm_core.generation.cache.DiffusionCache`), and
+an attention mask that hides nothing is dropped once, here (a model would check it in every
+call: a host read; a padded batch keeps its mask and that read). With ``compile`` every call
+but the cache records goes through the model compiled once per model
+(:mod:`~dllm_core.generation.compiled`); the records run eagerly, since their keys/values must
+outlive the next call (CUDA graphs reuse their output memory).
+
 Classifier-free guidance runs one call of batch ``2B``: the canvas, then its unconditional copy,
 in which every position *given* at the start is replaced by the mask id, and combines
 
@@ -39,6 +51,7 @@ import torch
 from dllm_core.generation.cache import CacheMode, DiffusionCache
 from dllm_core.generation.canvas import Canvas
 from dllm_core.generation.capabilities import ModelCapabilities
+from dllm_core.generation.compiled import CompileSetting, compiled_model
 
 
 #: fewest rows the LM head is run on (see the module doc)
@@ -69,17 +82,24 @@ class StepRunner:
         cfg_scale: float = 0.0,
         cfg_keep_tokens: tuple[int, ...] = (),
         slice_logits: bool = True,
+        static_shapes: bool = False,
+        compile: str | None = None,
     ):
         self.model = model
         self.mask_id = mask_id
         self.shift = int(capabilities.logit_shift)
-        self.slice_logits = slice_logits and capabilities.logits_to_keep
+        self.static = static_shapes or compile is not None
+        #: what the steps call: the compiled model, or ``model``
+        self.step_model = compiled_model(model, CompileSetting.parse(compile)) if compile else model
+        self.slice_logits = slice_logits and capabilities.logits_to_keep and not self.static
         self.cache_mode: CacheMode = cache if capabilities.kv_cache else "none"
         self.cache = DiffusionCache() if self.cache_mode != "none" else None
         self.cfg_scale = cfg_scale
         copies = 2 if cfg_scale > 0 else 1
         self.given = _given(canvas, mask_id, cfg_keep_tokens)  # [B, L] positions the unconditional pass hides
         self.attention_mask = _repeat(canvas.attention_mask, copies)  # [B', L] or None
+        if self.static:
+            self.attention_mask = _hiding_mask(self.attention_mask)
         self.position_ids = _repeat(canvas.position_ids, copies)  # [B', L] or None
         self.nfe = 0
         #: canvas span ``[start, end)`` of the last call's query tokens (the outputs it computed)
@@ -108,11 +128,12 @@ class StepRunner:
             if self.cache is not None:
                 self.cache.record()
         elif self.cache_mode == "prefix":
-            query = (min(lo, first_out), tokens.shape[1])
+            query = (self._cached_start(lo, first_out), tokens.shape[1])
             self.cache.prefix(query[0])
         else:
-            query = (min(lo, first_out), hi)
-            self.cache.dual(*query)
+            query = (self._cached_start(lo, first_out), hi)
+            positions = torch.arange(*query, device=tokens.device) if self.static else None
+            self.cache.dual(*query, positions=positions)
         self.query = query
         if columns is not None:
             outputs = (columns - self.shift).clamp(min=0) - query[0]  # [n] output index of each column
@@ -121,6 +142,11 @@ class StepRunner:
         if self.shift and klo == 0:
             out = torch.cat([out[:, :1], out], dim=1)[:, : khi - klo]
         return out
+
+    def _cached_start(self, lo: int, first_out: int) -> int:
+        """First query position of a cached step: the first output needed, at most ``lo``; with
+        static shapes the block's (``lo - shift``) whatever the step needs."""
+        return max(lo - self.shift, 0) if self.static else min(lo, first_out)
 
     def _forward(self, tokens: torch.Tensor, query: tuple[int, int], keep: slice | torch.Tensor) -> torch.Tensor:
         start, end = query
@@ -137,7 +163,8 @@ class StepRunner:
             kwargs.update(past_key_values=self.cache, use_cache=True)
         if self.slice_logits:
             kwargs["logits_to_keep"], kept = head_rows(keep, tokens.device)
-        logits = self.model(input_ids, **kwargs).logits
+        recording = self.cache is not None and self.cache.mode == "record"
+        logits = (self.model if recording else self.step_model)(input_ids, **kwargs).logits
         self.nfe += 1
         logits = logits[:, :kept] if self.slice_logits else logits[:, keep]  # [B', n_kept, V]
         if self.cfg_scale > 0:
@@ -154,6 +181,13 @@ def _given(canvas: Canvas, mask_id: int, keep_tokens: tuple[int, ...]) -> torch.
     if keep_tokens:
         given &= ~torch.isin(canvas.tokens, torch.tensor(keep_tokens, device=canvas.tokens.device))
     return given
+
+
+def _hiding_mask(attention_mask: torch.Tensor | None) -> torch.Tensor | None:
+    """``attention_mask [B, L]`` (1 = attend), or ``None`` when it attends every key."""
+    if attention_mask is None or bool(attention_mask.all()):
+        return None
+    return attention_mask
 
 
 def _repeat(tensor: torch.Tensor | None, copies: int) -> torch.Tensor | None:

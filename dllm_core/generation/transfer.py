@@ -74,10 +74,15 @@ class CountTable(BlockPlan):
         return StepQuota(count=self.counts[:, step])
 
 
-def linear_split(masked: torch.Tensor, steps: int) -> torch.Tensor:
-    """``[B, steps]``: ``masked // steps`` each, plus one in the first ``masked % steps`` steps."""
+def linear_split(masked: torch.Tensor, steps: int | torch.Tensor) -> torch.Tensor:
+    """``[B, S]``: ``masked // steps`` each, plus one in the first ``masked % steps`` steps.
+
+    ``steps`` is one count or a count per row (``[B]``); then ``S = max(steps)`` and row ``r``'s
+    entries from ``steps[r]`` on are not part of its plan.
+    """
     base, remainder = masked // steps, masked % steps  # [B]
-    step_index = torch.arange(steps, device=masked.device)  # [S]
+    width = int(steps.max()) if isinstance(steps, torch.Tensor) else steps
+    step_index = torch.arange(width, device=masked.device)  # [S]
     return base[:, None] + (step_index[None, :] < remainder[:, None]).long()
 
 

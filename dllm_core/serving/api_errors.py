@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from dllm_core.errors import DllmError
+
 #: HTTP status -> OpenAI error ``type``
 ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 404: "not_found_error",
                413: "invalid_request_error", 429: "rate_limit_error", 500: "server_error",
@@ -35,3 +37,11 @@ class ApiError(Exception):
     def body(self) -> dict[str, Any]:
         return {"error": {"message": self.message, "type": ERROR_TYPES.get(self.status, "server_error"),
                           "param": self.param, "code": self.code}}
+
+
+def generation_error(exc: Exception) -> ApiError:
+    """Settings the generator refuses are the client's error (400); anything else is ours (500)."""
+    if isinstance(exc, (DllmError, ValueError)):
+        return ApiError(400, f"the generator refused these settings: {exc}", param="dllm")
+    return ApiError(500, f"generation failed ({type(exc).__name__}: {exc}); the server goes on serving",
+                    code="generation_failed")

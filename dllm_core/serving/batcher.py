@@ -1,17 +1,25 @@
-"""The dynamic batcher: one worker thread runs batches of compatible queued jobs.
+"""The batcher: one worker thread runs the queued jobs, step by step where it can.
 
-Jobs wait in a FIFO queue. When the worker is free it takes the oldest job and every queued job
-with the same ``batch_key`` (same generator and parameters, no random draws: see
-:mod:`~dllm_core.serving.determinism`), up to ``max_batch`` rows (waiting ``batch_wait`` seconds
-first when the queue holds less than a full batch, so that requests sent together share one), and runs them as one call of
-:meth:`InferenceSession.generate` -- every step of the engine works on the whole batch at once.
-Jobs that arrive while a batch runs wait for the next batch (this is request-level batching, not
-joining a running batch between steps).
+Jobs wait in a FIFO queue. A job with a ``step_key`` (a deterministic run the engine can resume
+row by row: :mod:`~dllm_core.serving.stepping`) joins the running batch of its key at the next
+denoising step, with other prompt lengths, answer lengths, block lengths and steps; its rows
+leave as soon as they are done, or at the next step when its client has gone. The worker
+admits the queued jobs that fit (``max_batch`` rows in all running batches, in queue order),
+then runs steps of every running batch until a job is queued (which is then admitted, or run,
+before the next step). When it is idle and the queue holds less
+than a full batch it first waits ``batch_wait`` seconds, so that requests sent together start
+together.
 
-A job whose client has gone is dropped from the queue; a running batch stops at the next step
-when all its clients have gone. When a batch raises, each of its jobs is retried alone (answers do
-not depend on batch composition), so only the failing request gets the error. :meth:`drain`
-finishes every queued job, then stops the worker.
+Every other job (sampled runs, key/value caches, block diffusion, plugins' generators) is
+batched whole when it reaches the head of the queue, between two steps: it takes the queued
+jobs with the same ``batch_key`` (same generator and parameters, no random draws: see
+:mod:`~dllm_core.serving.determinism`) and runs them as one call of
+:meth:`InferenceSession.generate`; a job that draws random numbers runs alone, seeded as
+``dllm sample`` seeds it. Such a batch stops at the next step when all its clients have gone.
+
+A job whose batch raises is run again alone (answers do not depend on batch composition), so
+only the failing request gets the error. :meth:`drain` finishes every queued and running job,
+then stops the worker.
 """
 
 from __future__ import annotations
@@ -21,10 +29,10 @@ import collections
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from dllm_core.errors import DllmError
-from dllm_core.serving.api_errors import ApiError
+from dllm_core.serving.api_errors import ApiError, generation_error
 from dllm_core.serving.jobs import Job
 from dllm_core.serving.metrics import ServerMetrics
+from dllm_core.serving.stepping import StepScheduler
 from dllm_core.serving.streaming import Abandoned, BatchWatcher, RowOwner
 
 RETRY_AFTER_SECONDS = 1
@@ -42,6 +50,7 @@ class Batcher:
         self._ready = asyncio.Event()
         self._closing = False
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dllm-generate")
+        self.steps = StepScheduler(metrics)
         self._task: asyncio.Task | None = None
 
     def start(self) -> None:
@@ -71,24 +80,32 @@ class Batcher:
     async def _work(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            await self._ready.wait()
-            if self.batch_wait > 0 and 0 < self._queued_rows() < self.max_batch and not self._closing:
-                await asyncio.sleep(self.batch_wait)  # let requests sent together arrive together
-            batch = self._take()
-            if not batch:
-                if self._closing:
+            if not self.steps.rows:
+                await self._ready.wait()
+                if self.batch_wait > 0 and 0 < self._queued_rows() < self.max_batch and not self._closing:
+                    await asyncio.sleep(self.batch_wait)  # let requests sent together arrive together
+            self._drop_gone_head()
+            head = self._queue[0] if self._queue else None
+            if head is not None and head.step_key is None:
+                await loop.run_in_executor(self._executor, self._run, self._take_group())
+                continue
+            joining = self._take_joining()
+            if not joining and not self.steps.rows:
+                if self._closing and not self._queue:
                     return
                 self._ready.clear()
                 continue
-            await loop.run_in_executor(self._executor, self._run, batch)
+            failed = await loop.run_in_executor(self._executor, self._tick, joining)
+            for job in failed:
+                await loop.run_in_executor(self._executor, self._run, [job])
 
-    def _take(self) -> list[Job]:
-        """The oldest live job and the queued jobs that may share its batch."""
+    def _drop_gone_head(self) -> None:
         while self._queue and self._queue[0].cancelled.is_set():
             self._queue.popleft()
-        if not self._queue:
-            self._update_queue_metrics()
-            return []
+        self._update_queue_metrics()
+
+    def _take_group(self) -> list[Job]:
+        """The head job (no ``step_key``) and the queued jobs that may share its batch."""
         first = self._queue.popleft()
         batch, rows = [first], len(first.rows)
         if first.batch_key is not None:
@@ -100,6 +117,31 @@ class Batcher:
                     rows += len(job.rows)
         self._update_queue_metrics()
         return batch
+
+    def _take_joining(self) -> list[Job]:
+        """Queued jobs with a ``step_key``, from the head on, while they fit into the running
+        batches (stops at a job that does not fit or has no key: it waits its turn)."""
+        joining, room = [], self.max_batch - self.steps.rows
+        while self._queue and self._queue[0].step_key is not None:
+            job = self._queue[0]
+            if job.cancelled.is_set():
+                self._queue.popleft()
+                continue
+            if len(job.rows) > room:
+                break
+            joining.append(self._queue.popleft())
+            room -= len(job.rows)
+        self._update_queue_metrics()
+        return joining
+
+    def _tick(self, joining: list[Job]) -> list[Job]:
+        """Admit ``joining`` and run steps of the running batches (worker thread) until the queue
+        holds a job (it may join or run at the next step), a batch fails or no row is left."""
+        failed = self.steps.tick(joining)
+        while self.steps.rows and not failed and not self._queue and not self._closing:
+            failed = self.steps.tick(())
+        self.metrics.occupancy.set(self.steps.rows / self.max_batch)
+        return failed
 
     def _run(self, batch: list[Job]) -> None:
         """Generate ``batch`` (worker thread); results and errors go to each job's events."""
@@ -122,10 +164,10 @@ class Batcher:
                 for job in batch:
                     self._run([job])
             else:
-                first.post(("error", _api_error(exc)))
+                first.post(("error", generation_error(exc)))
             return
         finally:
-            self.metrics.occupancy.set(0)
+            self.metrics.occupancy.set(self.steps.rows / self.max_batch)
         results: dict[int, list[Any]] = {id(job): [None] * len(job.rows) for job in batch}
         for owner, completion in zip(owners, completions):
             results[id(owner.job)][owner.choice] = completion
@@ -138,11 +180,3 @@ class Batcher:
     def _update_queue_metrics(self) -> None:
         self.metrics.queue_rows.set(self._queued_rows())
         self.metrics.queue_jobs.set(sum(1 for job in self._queue if not job.cancelled.is_set()))
-
-
-def _api_error(exc: Exception) -> ApiError:
-    """Settings the generator refuses are the client's error (400); anything else is ours (500)."""
-    if isinstance(exc, (DllmError, ValueError)):
-        return ApiError(400, f"the generator refused these settings: {exc}", param="dllm")
-    return ApiError(500, f"generation failed ({type(exc).__name__}: {exc}); the server goes on serving",
-                    code="generation_failed")

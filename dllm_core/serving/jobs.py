@@ -15,11 +15,12 @@ import asyncio
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Hashable
 
 from dllm_core.errors import DllmError
 from dllm_core.serving.api_errors import ApiError
 from dllm_core.serving.determinism import draws_random_numbers
+from dllm_core.serving.resumable import step_key
 from dllm_core.serving.schemas import SamplingRequest
 from dllm_core.session import InferenceSession, checkpoint_info, choose_generator
 
@@ -37,6 +38,8 @@ class Job:
         denoising: stream the canvas after every step.
         batch_key: jobs with equal keys may share a batch; ``None``: the job runs alone.
         prompt_tokens: tokens of the prompts (usage).
+        step_key: the running batch its rows may join between steps; ``None``: the job is
+            batched whole (by ``batch_key``).
     """
 
     session: InferenceSession
@@ -48,6 +51,7 @@ class Job:
     denoising: bool
     batch_key: str | None
     prompt_tokens: int
+    step_key: Hashable | None = None
     loop: asyncio.AbstractEventLoop = field(default_factory=asyncio.get_running_loop)
     events: asyncio.Queue = field(default_factory=asyncio.Queue)
     cancelled: threading.Event = field(default_factory=threading.Event)
@@ -121,4 +125,5 @@ def build_job(pool: SessionPool, request: SamplingRequest, texts: list[str], *, 
     return Job(session=session, rows=rows, params=params, seed=0 if request.seed is None else request.seed,
                stops=request.stop_strings(), stream=request.stream, denoising=request.dllm.denoising,
                batch_key=None if random else f"{session.generator.name}:{params!r}",
-               prompt_tokens=sum(len(p) for p in prompts))
+               prompt_tokens=sum(len(p) for p in prompts),
+               step_key=None if random else step_key(session, params, rows[0]))

@@ -24,7 +24,7 @@ class ServerMetrics:
         self.tokens = Counter("dllm_generated_tokens", "answer tokens returned (after stop cutting)", registry=r)
         self.tokens_per_second = Histogram("dllm_request_tokens_per_second", "answer tokens / request latency",
                                            buckets=RATE_BUCKETS, registry=r)
-        self.batch_rows = Histogram("dllm_batch_rows", "rows per generation batch",
+        self.batch_rows = Histogram("dllm_batch_rows", "rows per step of a running batch, or per whole batch",
                                     buckets=(1, 2, 4, 8, 16, 32, 64, 128), registry=r)
         self.occupancy = Gauge("dllm_batch_occupancy", "rows of the running batch / --max-batch", registry=r)
         self.queue_rows = Gauge("dllm_queue_rows", "rows waiting for a batch", registry=r)

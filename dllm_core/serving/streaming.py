@@ -10,7 +10,8 @@ jobs that stream
 * with ``denoising``, a ``("canvas", choice, ids, nfe)`` event per row (``None`` for a mask).
 
 When every job of the batch has gone (clients disconnected) it raises :class:`Abandoned`, which
-ends the batch at that step.
+ends the batch at that step. :func:`post_progress` does the posting, for these batches and for
+the rows of a running batch (:mod:`~dllm_core.serving.stepping`).
 """
 
 from __future__ import annotations
@@ -29,10 +30,37 @@ class Abandoned(Exception):
 
 @dataclass
 class RowOwner:
-    """Row ``choice`` of ``job`` sits at a batch row."""
+    """Row ``choice`` of ``job`` sits at a batch row; ``sent``: its committed prefix already reported."""
 
     job: Job
     choice: int
+    sent: int = 0
+
+
+def post_progress(owners: Sequence[RowOwner], answers: torch.Tensor, lengths: torch.Tensor, mask_id: int,
+                  nfe: Sequence[int | None]) -> None:
+    """Tell the streaming jobs of ``owners`` how their rows look after a step.
+
+    ``answers [B, T]``: each row's answer window of the canvas, of which the first ``lengths [B]``
+    tokens are its own; ``nfe``: each row's forward calls so far. Posts ``("text", (choice,
+    prefix_ids))`` when a row's committed prefix grew and, with ``denoising``, ``("canvas", ...)``.
+    """
+    if not any(owner.job.stream for owner in owners):
+        return
+    answers, lengths = answers.detach().cpu(), lengths.cpu()
+    columns = torch.arange(answers.shape[1])
+    masked = (answers == mask_id) & (columns < lengths[:, None])  # [B, T]
+    prefix = torch.where(masked.any(dim=1), masked.int().argmax(dim=1), lengths)  # [B]
+    for row, owner in enumerate(owners):
+        job = owner.job
+        if not job.stream or job.cancelled.is_set():
+            continue
+        if int(prefix[row]) > owner.sent:
+            owner.sent = int(prefix[row])
+            job.post(("text", (owner.choice, answers[row, : owner.sent].tolist())))
+        if job.denoising:
+            ids = answers[row, : int(lengths[row])].tolist()
+            job.post(("canvas", (owner.choice, [None if masked[row, i] else t for i, t in enumerate(ids)], nfe[row])))
 
 
 class BatchWatcher:
@@ -47,7 +75,6 @@ class BatchWatcher:
         self.starts = torch.tensor([len(row) if ragged else widest for row in rows])  # [B]
         self.length = answer_length
         self.mask_id = mask_id
-        self.sent = [0] * len(rows)  # committed prefix length already reported, per row
         self.started = False
 
     def __call__(self, info: Any) -> None:
@@ -58,22 +85,10 @@ class BatchWatcher:
             for job in self.jobs:
                 job.post(("started", None))
         tokens = getattr(info, "tokens", None)
-        if not isinstance(tokens, torch.Tensor) or not any(job.stream for job in self.jobs):
-            return
-        answers = self._answers(tokens.detach().cpu())  # [B, T]
-        masked = answers == self.mask_id  # [B, T]
-        prefix = torch.where(masked.any(dim=1), masked.int().argmax(dim=1), answers.shape[1])  # [B]
-        for row, owner in enumerate(self.owners):
-            job = owner.job
-            if not job.stream or job.cancelled.is_set():
-                continue
-            if int(prefix[row]) > self.sent[row]:
-                self.sent[row] = int(prefix[row])
-                job.post(("text", (owner.choice, answers[row, : self.sent[row]].tolist())))
-            if job.denoising:
-                ids = answers[row].tolist()
-                job.post(("canvas", (owner.choice, [None if masked[row, i] else t for i, t in enumerate(ids)],
-                                     getattr(info, "nfe", None))))
+        if isinstance(tokens, torch.Tensor) and any(job.stream for job in self.jobs):
+            answers = self._answers(tokens.detach().cpu())  # [B, T]
+            post_progress(self.owners, answers, torch.full((len(self.owners),), answers.shape[1]), self.mask_id,
+                          [getattr(info, "nfe", None)] * len(self.owners))
 
     def _answers(self, tokens: torch.Tensor) -> torch.Tensor:
         """``[B, T]`` each row's answer window of the canvas ``tokens [B, L]``."""

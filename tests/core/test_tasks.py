@@ -90,6 +90,86 @@ def test_sudoku_rejects_impossible_blanks():
         Sudoku4Task(blanks=13)
 
 
+def _blank_counts(task, records):
+    counts: dict[int, int] = {}
+    for record in records:
+        puzzle = parse_grid(record["prompt"], task.size, blanks_allowed=True)
+        assert count_solutions(puzzle, task.size, limit=2) == 1  # every puzzle has one solution
+        assert task.check(record["prompt"], record["answer"])
+        assert task.hints(record["prompt"]) == task.size ** 2 - puzzle.count(0)
+        counts[puzzle.count(0)] = counts.get(puzzle.count(0), 0) + 1
+    return counts
+
+
+def test_sudoku4_covers_every_hint_count_by_default_in_equal_shares():
+    task = Sudoku4Task()
+    records = task.generate(12 * 25 + 5, seed=3, split="test")
+    counts = _blank_counts(task, records)
+    assert sorted(counts) == list(range(1, 13))  # hints 15 down to 4
+    assert sorted(counts.values()) == [25] * 7 + [26] * 5  # 305 = 12 x 25 + 5, the 5 to the fewest blanks
+    assert [counts[b] for b in range(1, 6)] == [26] * 5
+    assert len(_prompts(records)) == len(records)
+    assert [r["prompt"].count("0") for r in records[:12]] != sorted(r["prompt"].count("0") for r in records[:12])
+
+
+def test_sudoku_blank_weights_and_ranges_set_the_shares():
+    task = Sudoku4Task(min_blanks=4, max_blanks=7, blank_distribution="1/0/2/1")
+    assert task.blank_quotas(100) == {4: 25, 5: 0, 6: 50, 7: 25}
+    assert _blank_counts(task, task.generate(100, seed=1)) == {4: 25, 6: 50, 7: 25}
+    fixed = Sudoku4Task(min_blanks=12, max_blanks=12)
+    assert fixed.blanks == 12 and _blank_counts(fixed, fixed.generate(20)) == {12: 20}
+    nine = Sudoku9Task(min_blanks=1, max_blanks=3)
+    assert _blank_counts(nine, nine.generate(6, seed=2)) == {1: 2, 2: 2, 3: 2}
+
+
+def test_a_counts_puzzles_do_not_depend_on_the_other_counts():
+    # each count draws from its own stream: widening the range keeps a count's puzzles
+    narrow = Sudoku4Task(min_blanks=11, max_blanks=12).generate(40, seed=4)
+    wide = Sudoku4Task(min_blanks=9, max_blanks=12).generate(80, seed=4)
+    assert {r["prompt"] for r in narrow if r["prompt"].count("0") == 12} == \
+        {r["prompt"] for r in wide if r["prompt"].count("0") == 12}
+
+
+def test_sudoku_ranges_keep_the_splits_disjoint_at_every_count():
+    task = Sudoku4Task(min_blanks=1, max_blanks=12)
+    train = task.generate(12 * 300, seed=0, split="train")
+    test = task.generate(12 * 30, seed=0, split="test")
+    assert not _prompts(train) & _prompts(test)
+    assert all(split_of(p, task.test_fraction) == "test" for p in _prompts(test))
+    assert all(split_of(p, task.test_fraction) == "train" for p in _prompts(train))
+    with pytest.raises(DllmError, match="distinct test problems .* blanks=1"):  # 1 blank: ~460 test puzzles
+        task.generate(12 * 500, split="test")
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"blanks": 5, "min_blanks": 2}, "blanks:5 fixes the count, so it cannot be combined with min_blanks"),
+    ({"min_blanks": 8, "max_blanks": 4}, "need 1 <= min_blanks <= max_blanks <= 12, got min_blanks=8, max_blanks=4"),
+    ({"min_blanks": 0}, "need 1 <= min_blanks"),
+    ({"max_blanks": 13}, "max_blanks=13"),
+    ({"blank_distribution": "1/2"}, "12 non-negative weights separated by '/'"),
+    ({"min_blanks": 4, "max_blanks": 6, "blank_distribution": "1/x/2"}, r"3 non-negative weights .* got '1/x/2'"),
+    ({"min_blanks": 4, "max_blanks": 6, "blank_distribution": "0/0/0"}, "not all zero"),
+    ({"min_blanks": 4, "max_blanks": 6, "blank_distribution": "1/-1/2"}, "non-negative"),
+    ({"blank_distribution": "linear"}, "must be 'uniform' or 12"),
+])
+def test_bad_blank_options_get_one_clear_error(options, message):
+    with pytest.raises(DllmError, match=message):
+        Sudoku4Task(**options)
+
+
+def test_blank_options_come_from_a_dataset_spec():
+    from dllm_core.data.sources import resolve_part
+    from dllm_core.data.spec import DatasetSpecError, check_dataset_spec, parse_dataset_spec
+
+    [part] = parse_dataset_spec("sudoku4[train:10,min_blanks:4,max_blanks:6,blank_distribution:1/1/2]").parts
+    task = resolve_part(part).task
+    assert (task.min_blanks, task.max_blanks, task.blank_quotas(8)) == (4, 6, {4: 2, 5: 2, 6: 4})
+    with pytest.raises(DllmError, match="need 1 <= min_blanks <= max_blanks <= 58"):
+        check_dataset_spec("sudoku9[min_blanks:3,max_blanks:70]")
+    with pytest.raises(DatasetSpecError, match="option 'max_blanks' of part .* must be a int"):
+        check_dataset_spec("sudoku4[max_blanks:many]")
+
+
 # -- countdown ---------------------------------------------------------------------------------
 def test_countdown_checker_accepts_alternative_chains():
     task = CountdownTask()

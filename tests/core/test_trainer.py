@@ -247,3 +247,21 @@ def test_a_trainer_callbacks_hook_that_raises_is_one_error_naming_the_plugin() -
     host.manager.register(Acme(), name="acme")
     with pytest.raises(PluginError, match=r"plugin 'acme' raised in dllm_trainer_callbacks: RuntimeError: no GPU"):
         host.trainer_callbacks({})
+
+
+def test_floating_point_ops_is_the_stock_estimate_with_the_parameter_count_taken_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    trainer = make_trainer(tmp_path, max_steps=4)
+    model = trainer.model
+    expected = 6 * 8 * LENGTH * model.num_parameters(exclude_embeddings=True)  # batch 8 x 12 tokens
+    batch = {"input_ids": torch.zeros(8, LENGTH, dtype=torch.long)}
+    assert trainer.floating_point_ops(batch) == expected
+    counts = []
+    stock_count = type(model).num_parameters
+    monkeypatch.setattr(type(model), "num_parameters",
+                        lambda self, *a, **k: counts.append(1) or stock_count(self, *a, **k))
+    trainer.train()
+    assert trainer.state.total_flos == 4 * expected  # four steps of one batch each
+    assert counts == []  # counted before training, never again per step
+    assert trainer.floating_point_ops({"labels": batch["input_ids"]}) == 0  # no input ids: no estimate

@@ -10,7 +10,7 @@ from dllm_llada.demo import DemoConfig, run_demo
 def test_demo_runs_every_stage_and_leaves_its_files(tmp_path, capsys):
     output = tmp_path / "demo"
     config = DemoConfig(output_dir=output, train_puzzles=256, max_steps=4, batch_size=8,
-                        eval_puzzles=4, speed_puzzles=4)
+                        eval_puzzles=4, held_out_per_count=1)
     solve_rate = run_demo(config, say=lambda stage, text: print(f"== {stage}"))
     printed = capsys.readouterr().out
     assert f"solve rate: {100 * solve_rate:.1f}%" in printed
@@ -22,8 +22,11 @@ def test_demo_runs_every_stage_and_leaves_its_files(tmp_path, capsys):
             "eval"} <= names
     results = json.loads((output / "demo_results.json").read_text())
     assert results["solve_rate"] == solve_rate
-    assert [s["nfe"] for s in results["settings"]][0] == 20  # plain: one token per step
-    assert 0 < results["settings"][1]["nfe"] <= 20  # fast: threshold commits several per step
+    plain, *fast = results["settings"]
+    assert plain["nfe"] == 20 and plain["tokens_per_forward"] == 1.0  # plain: one token per step
+    assert all(0 < s["nfe"] <= 20 and s["tokens_per_forward"] >= 1.0 for s in fast)  # threshold rules: several
+    assert all(sorted(map(int, s["by_hints"])) == list(range(4, 16)) for s in results["settings"])  # 1..12 blanks
+    assert "| 15 |" in (output / "demo_summary.md").read_text()  # the per-hint-count table
 
     again = run_demo(config, say=lambda stage, text: None)  # a re-run starts clean, deterministically
     assert again == solve_rate

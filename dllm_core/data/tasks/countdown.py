@@ -4,8 +4,16 @@ Prompt: the numbers then the target, ``"44 15 79 -> 50"``. Answer: equations sep
 commas, ``"44-15=29,79-29=50"``. :meth:`CountdownTask.check` accepts any chain in which every
 equation is exact integer arithmetic on two operands taken from the pool (the given numbers
 plus the results of earlier equations, each usable once), whose last result is the target.
-Spaces in the answer are ignored. A split is decided by the numbers as a sorted multiset plus
-the target, so reordering the numbers never moves a problem to the other split.
+Spaces and leading zeros in the answer are ignored. A split is decided by the numbers as a
+sorted multiset plus the target, so reordering the numbers never moves a problem to the other
+split.
+
+Two options shape the training data without touching the checker: ``max_final`` bounds the
+target alone (Dream's ``cd3_test.jsonl`` has targets 22..96 from numbers 1..99 while its
+intermediate results reach the thousands), and ``width`` writes every number of the reference
+answer with leading zeros to a fixed number of digits, ``"044-015=029,079-029=050"``: each
+equation then has the same length, so digit ``k`` of every operand and result sits at the same
+offset in every answer, and the target's digits sit at the answer's end.
 
 :meth:`CountdownTask.from_external` reads the ``{"input": "15,44,79,50", "output": ...}`` rows
 of external test sets (Dream's ``cd3_test.jsonl``: the last input number is the target).
@@ -60,6 +68,8 @@ class CountdownTask(Task):
     max_numbers: int = 5  # most given numbers
     max_number: int = 99  # given numbers are drawn from 1..max_number
     max_target: int = 999  # no intermediate result or target exceeds this
+    max_final: int = 0  # the target (last result) is at most this; 0: max_target
+    width: int = 0  # digits of every number in the reference answer, zero-padded; 0: as is
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -67,6 +77,12 @@ class CountdownTask(Task):
             raise DllmError("countdown: need 2 <= min_numbers <= max_numbers.")
         if self.max_number < 2 or self.max_target < self.max_number:
             raise DllmError("countdown: need max_number >= 2 and max_target >= max_number.")
+        if not 0 <= self.max_final <= self.max_target:
+            raise DllmError(f"countdown: max_final must be in 1..max_target ({self.max_target}), "
+                            f"got {self.max_final}; 0 (the default) bounds the target by max_target.")
+        if self.width and self.width < len(str(self.max_target)):
+            raise DllmError(f"countdown: width {self.width} cannot hold results up to max_target "
+                            f"{self.max_target}; use width >= {len(str(self.max_target))}, or 0 for no padding.")
 
     def sample(self, rng: random.Random, split: str) -> Example | None:
         count = rng.randint(self.min_numbers, self.max_numbers)
@@ -83,10 +99,10 @@ class CountdownTask(Task):
             if not options:
                 return None
             op, target = rng.choice(options)
-            steps.append(f"{a}{op}{b}={target}")
+            steps.append(f"{a:0{self.width}}{op}{b:0{self.width}}={target:0{self.width}}")
             pool.append(target)
-        if target in numbers:
-            return None  # trivial: the target is already given
+        if target in numbers or target > (self.max_final or self.max_target):
+            return None  # trivial (the target is already given), or a target out of range
         key = " ".join(map(str, sorted(numbers))) + f" -> {target}"
         if not self.in_split(key, split):
             return None

@@ -28,8 +28,14 @@ from dataclasses import dataclass
 import torch
 
 from dllm_core.generation.canvas import append_masks
-from dllm_core.generation.commit import CommitRule, FactorCommit, ThresholdCommit, TopKCommit
-from dllm_core.generation.confidence import ConfidenceScore, ProbabilityConfidence, RandomConfidence
+from dllm_core.generation.commit import CommitRule, EntropyBoundCommit, FactorCommit, ThresholdCommit, TopKCommit
+from dllm_core.generation.confidence import (
+    ConfidenceScore,
+    NegEntropyConfidence,
+    ProbabilityConfidence,
+    RandomConfidence,
+)
+from dllm_core.generation.compiled import CompileSetting
 from dllm_core.generation.config import GenerationConfig
 from dllm_core.generation.contract import (
     COUNT,
@@ -64,7 +70,9 @@ def _prepare(
     prob_dtype: torch.dtype,
     threshold: float | None = None,
     factor: float | None = None,
+    entropy_bound: float | None = None,
     use_cache: str | None = None,
+    cache_refresh: int = 0,
 ) -> Prepared:
     check_choice("use_cache", use_cache, (None, "prefix", "dual"))
     check_positive(steps=params.steps, block_length=params.block_length)
@@ -81,7 +89,10 @@ def _prepare(
     never = (context.token_id(eos, "eos_token_id", "eos_token_id"),) if params.logits_eos_inf else ()
     transfer: TransferSchedule = LinearSplit(steps_per_block)
     commit: CommitRule = TopKCommit()
-    if factor is not None:
+    confidence = remasking_confidence(params.remasking)
+    if entropy_bound is not None:
+        transfer, commit, confidence = UntilDone(), EntropyBoundCommit(entropy_bound), NegEntropyConfidence()
+    elif factor is not None:
         transfer, commit = UntilDone(), FactorCommit(factor)
     elif threshold is not None:
         transfer, commit = UntilDone(), ThresholdCommit(threshold)
@@ -91,15 +102,18 @@ def _prepare(
         block_length=params.block_length,
         tokens=GumbelChooser(params.temperature, prob_dtype=prob_dtype,
                              confidence_suppress_tokens=_ended_ids(context, params)),
-        confidence=remasking_confidence(params.remasking),
+        confidence=confidence,
         commit=commit,
         cfg_scale=params.cfg_scale,
         suppress_tokens=never,
         cache=use_cache or "none",
+        cache_refresh=cache_refresh,
         eos_token_id=eos,
         suppress_mask_token=params.suppress_mask_token,
         carry_over_masks=True,
         prefix_noise_draws=2,  # generate_with_prefix_cache draws (and drops) its noise once more
+        static_shapes=params.static_shapes,
+        compile=params.compile,
     )
     return Prepared(canvas, config, context.capabilities)
 
@@ -136,12 +150,20 @@ class LLaDAParams:
         False, "commit EoT (and, at temperature 0, EOS) predictions last, as the reference does")
     suppress_mask_token: bool = params_field(
         False, "never choose the mask id (the reference may, leaving that position masked)")
+    static_shapes: bool = params_field(
+        False, "same shapes for every model call of a block (LM head over the whole query window): "
+        "what torch.compile / CUDA graphs need")
+    compile: str | None = params_field(
+        None, "torch.compile the denoising step: a mode (reduce-overhead = CUDA graphs, default, "
+        "max-autotune) or a backend (inductor, aot_eager); implies static_shapes")
 
     def __post_init__(self) -> None:
         """Refuse out-of-range values (subclasses add theirs); ``gen_length`` 0 only fills the
         prompt's own masks (infilling)."""
         check_ranges(self, steps=COUNT, gen_length=NON_NEGATIVE, block_length=COUNT, temperature=NON_NEGATIVE,
                      cfg_scale=NON_NEGATIVE)
+        if self.compile is not None:
+            CompileSetting.parse(self.compile)
 
 
 @dataclass(frozen=True)
@@ -150,11 +172,18 @@ class FastDLLMParams(LLaDAParams):
 
     threshold: float | None = params_field(None, "commit every token whose probability reaches this")
     factor: float | None = params_field(None, "Fast-dLLM factor rule (takes precedence over threshold)")
+    entropy_bound: float | None = params_field(
+        None, "EB-sampler rule: commit the least uncertain tokens while their entropies beside the "
+        "largest sum to at most this (nats; takes precedence over factor and threshold)")
     use_cache: str | None = params_field(None, "KV cache: None, prefix or dual")
+    cache_refresh: int = params_field(
+        0, "with a cache: recompute the whole canvas' keys/values every this many steps (0: only at "
+        "each block's start, as Fast-dLLM does)")
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        check_ranges(self, threshold=PROBABILITY, factor=POSITIVE)
+        check_ranges(self, threshold=PROBABILITY, factor=POSITIVE, entropy_bound=NON_NEGATIVE,
+                     cache_refresh=NON_NEGATIVE)
 
 
 def prepare_llada(context: PresetContext, params: LLaDAParams) -> Prepared:
@@ -175,7 +204,8 @@ def prepare_fastdllm(context: PresetContext, params: FastDLLMParams) -> Prepared
     ``"dual"`` (``generate_with_dual_cache``). Unlike the reference, prompts may differ in length.
     """
     return _prepare(context, params, prob_dtype=torch.float64, threshold=params.threshold,
-                    factor=params.factor, use_cache=params.use_cache)
+                    factor=params.factor, entropy_bound=params.entropy_bound, use_cache=params.use_cache,
+                    cache_refresh=params.cache_refresh)
 
 
 ROLES = ParameterRoles(length="gen_length", block="block_length", steps="steps", mask_id="mask_id")

@@ -7,8 +7,8 @@ puzzles), then:
 
 1. ``dllm.json`` names the ``bd3lm`` generator and the block size the model was trained with;
 2. ``InferenceSession.load(checkpoint)``, told no generator, samples with ``bd3lm`` in those blocks;
-3. the model has learned, as seen through the sampler: on 100 held-out puzzles (``dllm_sudoku4``'s
-   rows, disjoint from training), sampled one token per step, the given cells are copied, the
+3. the model has learned, as seen through the sampler: on 100 held-out puzzles (the task's
+   test split with 10 blanks each, disjoint from training), sampled one token per step, the given cells are copied, the
    blank cells are right far more often than chance (1 in 4) and some puzzles are solved; and
    the held-out loss bound is far below the untrained model's.
 
@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pytest
 
-from dllm_core.evaluation.bundled import generate_docs, registered_task
+from dllm_core.registry import get_registry
 from dllm_core.session import InferenceSession
 from dllm_core.training.run import run_training
 from dllm_core.training.run_config import TrainRunConfig
@@ -38,6 +38,7 @@ BLOCK = 4
 ANSWER = 20  # 4 rows of 4 digits, 3 newlines, EOS
 STEPS, BATCH = 600, 8  # at a fixed number of puzzles, more and smaller steps learn faster here
 PUZZLES = 100  # held-out puzzles sampled
+BLANKS = 10  # every puzzle has 10 blanks (6 hints), as when the thresholds were calibrated
 ROLES = {"length": ANSWER, "steps": ANSWER}  # one token per step
 
 
@@ -45,7 +46,7 @@ ROLES = {"length": ANSWER, "steps": ANSWER}  # one token per step
 def trained(tmp_path_factory) -> tuple[Path, dict]:
     output = tmp_path_factory.mktemp("block-learning") / "checkpoint"
     run = TrainRunConfig(
-        data=f"sudoku4[train:{STEPS * BATCH},test:64,seed:0]", output_dir=output, family="llada", preset="tiny",
+        data=f"sudoku4[train:{STEPS * BATCH},test:64,seed:0,blanks:{BLANKS}]", output_dir=output, family="llada", preset="tiny",
         objective="block-diffusion", objective_options={"block_size": BLOCK}, max_steps=STEPS, batch_size=BATCH,
         learning_rate=2e-3, weight_decay=0.1, warmup_ratio=0.2, lr_scheduler_type="cosine", seed=0,
         logging_steps=10, disable_progress_bar=True, generator_defaults={"max_new_tokens": ANSWER, "steps": ANSWER},
@@ -82,8 +83,8 @@ def test_the_loss_bound_falls_far_below_the_untrained_one(trained):
 
 def test_sampled_answers_copy_the_givens_and_fill_blanks_far_above_chance(trained):
     checkpoint, _ = trained
-    task = registered_task("sudoku4")
-    records = generate_docs("sudoku4", 200, 1234)[:PUZZLES]
+    task = get_registry().tasks.get("sudoku4")(blanks=BLANKS)
+    records = task.generate(PUZZLES, seed=1234, split="test")  # disjoint from training
     session = InferenceSession.load(checkpoint)
     completions = session.complete([r["prompt"] for r in records], session.params(roles=ROLES), chat=True)
     given = {"right": 0, "cells": 0}
@@ -99,7 +100,7 @@ def test_sampled_answers_copy_the_givens_and_fill_blanks_far_above_chance(traine
                 cell["right"] += got == want
     print(f"given {given['right'] / given['cells']:.3f}, blank {blank['right'] / blank['cells']:.3f}, "
           f"solved {solved / PUZZLES:.2f}")  # the calibration figures (pytest -rA shows them)
-    assert blank["cells"] == 10 * PUZZLES and given["cells"] == 6 * PUZZLES
+    assert blank["cells"] == BLANKS * PUZZLES and given["cells"] == (16 - BLANKS) * PUZZLES
     assert given["right"] / given["cells"] > 0.9  # 0.998 measured
     assert blank["right"] / blank["cells"] > 0.45  # 0.635 measured; chance 0.25
     assert solved / PUZZLES >= 0.05  # 0.20 measured; chance about 1e-6
