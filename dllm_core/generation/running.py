@@ -38,7 +38,7 @@ from typing import Any, Sequence
 
 import torch
 
-from dllm_core.generation.commit import FactorCommit, ThresholdCommit, TopKCommit
+from dllm_core.generation.commit import EntropyBoundCommit, FactorCommit, ThresholdCommit, TopKCommit
 from dllm_core.generation.confidence import RandomConfidence
 from dllm_core.generation.config import GenerationConfig
 from dllm_core.generation.draws import DrawFrame
@@ -53,7 +53,7 @@ def stepwise_obstacle(prepared: Prepared) -> str | None:
     """Why the prepared run cannot join a :class:`RunningBatch` (``None``: it can).
 
     Supported: greedy Gumbel token choice (temperature 0), a deterministic confidence, the
-    top-k (without position temperature), threshold or factor rule, the linear-split or
+    top-k (without position temperature), threshold, factor or entropy-bound rule, the linear-split or
     until-done schedule, no key/value cache, no guidance, no logit shift, one plain row.
     """
     config, canvas = prepared.config, prepared.canvas
@@ -68,7 +68,7 @@ def stepwise_obstacle(prepared: Prepared) -> str | None:
         (type(config.transfer) in (LinearSplit, UntilDone), "the transfer schedule is not per row"),
         (isinstance(tokens, GumbelChooser) and tokens.temperature == 0, "tokens are sampled"),
         (not isinstance(config.confidence, RandomConfidence), "the commit order is random"),
-        (type(config.commit) in (ThresholdCommit, FactorCommit)
+        (type(config.commit) in (ThresholdCommit, FactorCommit, EntropyBoundCommit)
          or (type(config.commit) is TopKCommit and config.commit.position_temperature == 0),
          "the commit rule draws positions"),
     )

@@ -183,17 +183,19 @@ def test_64_jobs_with_mixed_settings_answer_as_alone(session):
     assert tokens(finals) == want
 
 
-def test_fast_generator_with_a_threshold_runs_step_by_step_and_answers_as_alone(session):
+def test_fast_generator_rules_run_step_by_step_and_answer_as_alone(session):
     pool = SessionPool(session)
-    settings = [{"threshold": 0.3}, {"threshold": 0.3, "block_length": 8}, {"params": {"factor": 1.0}}]
+    settings = [{"threshold": 0.3}, {"threshold": 0.3, "block_length": 8}, {"params": {"factor": 1.0}},
+                {"params": {"entropy_bound": 0.5}}]
     with Forwards(session.model) as forwards:
         finals, _, _ = asyncio.run(run(lambda: [build_job(pool, request(p, dllm=extra), [p], max_batch=16)
                                                 for p in PROMPTS[:3] for extra in settings]))
-    assert forwards.sizes[:2] == [6, 3]  # the threshold rows share a batch; the factor rule has its own
+    assert forwards.sizes[:3] == [6, 3, 3]  # the threshold rows share a batch; each other rule has its own
     assert tokens(finals) == [answer for p in PROMPTS[:3] for answer in
                               (alone(session, p, generator="fastdllm", threshold=0.3),
                                alone(session, p, block=8, generator="fastdllm", threshold=0.3),
-                               alone(session, p, generator="fastdllm", factor=1.0))]
+                               alone(session, p, generator="fastdllm", factor=1.0),
+                               alone(session, p, generator="fastdllm", entropy_bound=0.5))]
 
 
 def test_cached_jobs_are_batched_whole_and_exactly(session):

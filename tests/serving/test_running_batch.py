@@ -45,6 +45,8 @@ def test_runs_that_draw_or_cache_cannot_join_a_running_batch(session):
     fast = session.with_generator("fastdllm")
     cached = fast.params(values={"use_cache": "prefix"})
     assert "cache" in stepwise_obstacle(prepare_row(fast, row, cached))
+    for rule in ({"threshold": 0.5}, {"factor": 1.0}, {"entropy_bound": 0.5}):  # deterministic rules can join
+        assert stepwise_obstacle(prepare_row(fast, row, fast.params(values=rule))) is None
     assert step_key(fast, cached, row) is None
     guided = session.params(values={"cfg_scale": 1.0})
     assert step_key(session, guided, row) is None
