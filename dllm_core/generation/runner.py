@@ -161,16 +161,28 @@ class StepRunner:
             kwargs["position_ids"] = torch.arange(start, end, device=tokens.device).expand_as(input_ids)
         if self.cache is not None:
             kwargs.update(past_key_values=self.cache, use_cache=True)
-        if self.slice_logits:
-            kwargs["logits_to_keep"], kept = head_rows(keep, tokens.device)
         recording = self.cache is not None and self.cache.mode == "record"
-        logits = (self.model if recording else self.step_model)(input_ids, **kwargs).logits
+        logits = kept_logits(self.model if recording else self.step_model, input_ids, keep, self.slice_logits,
+                             **kwargs)  # [B', n_kept, V]
         self.nfe += 1
-        logits = logits[:, :kept] if self.slice_logits else logits[:, keep]  # [B', n_kept, V]
         if self.cfg_scale > 0:
             cond, uncond = logits.chunk(2, dim=0)
             logits = uncond + (self.cfg_scale + 1) * (cond - uncond)
         return logits
+
+
+def kept_logits(model: Any, input_ids: torch.Tensor, keep: slice | torch.Tensor, slice_logits: bool,
+                **kwargs: Any) -> torch.Tensor:
+    """Logits ``[B, n, V]`` of the outputs ``keep`` of ``model(input_ids, **kwargs)``.
+
+    With ``slice_logits`` the model runs its LM head on those outputs only (``logits_to_keep``,
+    at least :data:`MIN_HEAD_ROWS` rows, see :func:`head_rows`); otherwise the full head's
+    outputs are cut.
+    """
+    if slice_logits:
+        kwargs["logits_to_keep"], kept = head_rows(keep, input_ids.device)
+        return model(input_ids, **kwargs).logits[:, :kept]
+    return model(input_ids, **kwargs).logits[:, keep]
 
 
 def _given(canvas: Canvas, mask_id: int, keep_tokens: tuple[int, ...]) -> torch.Tensor:

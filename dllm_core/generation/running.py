@@ -44,7 +44,7 @@ from dllm_core.generation.config import GenerationConfig
 from dllm_core.generation.draws import DrawFrame
 from dllm_core.generation.engine import commit_window
 from dllm_core.generation.presets.base import Prepared
-from dllm_core.generation.runner import head_rows
+from dllm_core.generation.runner import kept_logits
 from dllm_core.generation.tokens import GumbelChooser
 from dllm_core.generation.transfer import LinearSplit, StepQuota, UntilDone, linear_split
 
@@ -243,10 +243,7 @@ class RunningBatch:
             columns = torch.arange(self.tokens.shape[1], device=self.tokens.device)
             kwargs["attention_mask"] = (columns >= self.pad[:, None]).long()  # [B, W]
             kwargs["position_ids"] = (columns - self.pad[:, None]).clamp(min=0)  # [B, W] each row's own
-        if self.slice_logits:
-            kwargs["logits_to_keep"], kept = head_rows(index, self.tokens.device)
-        logits = self.model(self.tokens, **kwargs).logits
-        return logits[:, :kept] if self.slice_logits else logits[:, index]
+        return kept_logits(self.model, self.tokens, index, self.slice_logits, **kwargs)
 
     def _bounds(self) -> tuple[torch.Tensor, torch.Tensor]:
         """``(start [B], end [B])`` of each row's current block (empty when ``start >= end``)."""
