@@ -30,7 +30,10 @@ reference arm's (lower is better), ``speedup`` = ML-GSAI ``generate``'s CPU time
 ``agree`` = share of generated tokens equal to the reference arm's, and ``peak MiB``, the peak
 memory of the generation: how far the process' resident set rose above its size at the start
 (the peak is reset first through Linux ``/proc/self/clear_refs``; torch's CPU allocator is
-invisible to ``tracemalloc``).
+invisible to ``tracemalloc``); ``ms full`` and ``ms step``: CPU milliseconds per forward of the
+calls over the whole canvas and of the cached calls, each charged with the step work that follows
+it (``CallClock``). The goals at the end compare each threshold run with its twin per call kind,
+so that a run with more block starts is compared like for like.
 
 ``--block``: the block-diffusion generators against ``llada`` at equal NFE, on a tiny LLaDA
 (d_model 128, vocabulary 1024; see ``docs/block_diffusion.md``).
@@ -44,7 +47,7 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import torch
@@ -264,6 +267,33 @@ class Timed:
     wall: float  # seconds
     cpu: float  # CPU seconds of the process
     peak_mib: float  # growth of the peak resident set during the run
+    #: call kind ("full": the whole canvas, "step": a cached call) -> [calls, CPU seconds]
+    kinds: dict[str, list[float]] = field(default_factory=dict)
+
+
+class CallClock:
+    """CPU time per model call, split by kind: each call is charged from its start to the next
+    call's start (or the end of the run), so a step's commit work counts with its call. A call
+    over the whole canvas of ``length`` tokens is ``"full"``, a cached call ``"step"``."""
+
+    def __init__(self, model: nn.Module, length: int) -> None:
+        self.length = length
+        self.starts: list[tuple[float, str]] = []
+        self.handle = model.register_forward_pre_hook(self._pre)
+
+    def _pre(self, module: nn.Module, args: tuple) -> None:
+        input_ids = args[0] if args else None
+        kind = "full" if input_ids is None or input_ids.shape[1] == self.length else "step"
+        self.starts.append((time.process_time(), kind))
+
+    def stop(self, end: float) -> dict[str, list[float]]:
+        self.handle.remove()
+        kinds: dict[str, list[float]] = {}
+        ends = [start for start, _ in self.starts[1:]] + [end]
+        for (start, kind), stop in zip(self.starts, ends):
+            count, seconds = kinds.setdefault(kind, [0, 0.0])
+            kinds[kind] = [count + 1, seconds + stop - start]
+        return kinds
 
 
 def _status_mib(field: str) -> float:
@@ -299,10 +329,12 @@ def run_in_process(setting: Setting, gen_length: int, steps: int, head_scale: fl
     _call(setting, model, prompt, BLOCK_LENGTH, 4)  # warm-up: one short block
     _reset_peak()
     before = _status_mib("VmRSS")
+    clock = CallClock(model, PROMPT_LENGTH + gen_length)
     wall, cpu = time.perf_counter(), time.process_time()
     tokens, nfe = _call(setting, model, prompt, gen_length, steps)
-    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    return Timed(tokens[:, PROMPT_LENGTH:], nfe, wall, cpu, max(_status_mib("VmHWM") - before, 0.0))
+    end = time.process_time()
+    wall, cpu = time.perf_counter() - wall, end - cpu
+    return Timed(tokens[:, PROMPT_LENGTH:], nfe, wall, cpu, max(_status_mib("VmHWM") - before, 0.0), clock.stop(end))
 
 
 def run_child(setting: Setting, gen_length: int, steps: int, head_scale: float) -> Timed:
@@ -321,7 +353,7 @@ def report_one(index: int, gen_length: int, steps: int, head_scale: float) -> No
     """``--one``: run one setting and print its result as one JSON line."""
     timed = run_in_process(ARMS[index], gen_length, steps, head_scale)
     print(json.dumps(dict(tokens=timed.tokens.tolist(), nfe=timed.nfe, wall=timed.wall, cpu=timed.cpu,
-                          peak_mib=timed.peak_mib)))
+                          peak_mib=timed.peak_mib, kinds=timed.kinds)))
 
 
 def side_by_side(lengths: list[tuple[int, int]], jobs: int, head_scale: float) -> dict[int, dict[str, Timed]]:
@@ -339,7 +371,7 @@ def side_by_side(lengths: list[tuple[int, int]], jobs: int, head_scale: float) -
 def print_length(gen_length: int, steps: int, results: dict[str, Timed]) -> None:
     base = results["ML-GSAI generate"]
     header = (f"{'length':>6} {'steps':>5}  {'setting':<38} {'NFE':>5} {'cpu s':>7} {'ms/NFE':>7} {'vs ref':>7} "
-              f"{'speedup':>8} {'agree':>6} {'peak MiB':>8}")
+              f"{'speedup':>8} {'agree':>6} {'peak MiB':>8} {'ms full':>8} {'ms step':>8}")
     print(header)
     print("-" * len(header))
     for setting in arms_at(gen_length):
@@ -352,8 +384,14 @@ def print_length(gen_length: int, steps: int, results: dict[str, Timed]) -> None
             versus, agreement = f"{'ref':>7}", f"{'':>6}"
         print(f"{gen_length:>6} {steps:>5}  {setting.name:<38} {timed.nfe:>5} {timed.cpu:>7.2f} "
               f"{1000 * timed.cpu / timed.nfe:>7.1f} {versus} {base.cpu / timed.cpu:>7.2f}x {agreement} "
-              f"{timed.peak_mib:>8.1f}", flush=True)
+              f"{timed.peak_mib:>8.1f} {_ms(timed, 'full'):>8} {_ms(timed, 'step'):>8}", flush=True)
     print()
+
+
+def _ms(timed: Timed, kind: str) -> str:
+    """CPU ms per model call of one kind (see :class:`CallClock`), ``-`` when there was none."""
+    count, seconds = timed.kinds.get(kind, (0, 0.0))
+    return f"{1000 * seconds / count:.1f}" if count else "-"
 
 
 def print_goals(results: dict[int, dict[str, Timed]]) -> None:
@@ -378,10 +416,23 @@ def print_goals(results: dict[int, dict[str, Timed]]) -> None:
             plain = runs.get(f"fastdllm, {cache} cache")
             fast = runs.get(f"fastdllm, {cache} cache, threshold {THRESHOLD}")
             if plain is not None and fast is not None:
-                per_plain, per_fast = plain.cpu / plain.nfe, fast.cpu / fast.nfe
-                verdict = "ok" if per_fast <= per_plain * 1.02 else "SLOWER"
-                print(f"  {length:>5} {cache + ' cache':<14} threshold ms/NFE {1000 * per_fast:7.1f} vs "
-                      f"{1000 * per_plain:7.1f} without: {verdict}")
+                print(f"  {length:>5} {cache + ' cache':<14} threshold vs without, ms per forward: "
+                      + "; ".join(_per_kind(kind, fast, plain) for kind in ("mean", "full", "step")
+                                  if kind == "mean" or kind in fast.kinds))
+
+
+def _per_kind(kind: str, fast: Timed, plain: Timed) -> str:
+    """``"full (8 / 8) 30.1 vs 29.5 ok"``: CPU ms per forward of one call kind (``"mean"``: all calls),
+    calls counted, threshold run against its twin; ``ok`` when at most 2% slower."""
+    def per(timed: Timed) -> tuple[int, float]:
+        if kind == "mean":
+            return timed.nfe, timed.cpu / timed.nfe
+        count, seconds = timed.kinds.get(kind, (0, 0.0))
+        return int(count), seconds / max(count, 1)
+
+    (n_fast, ms_fast), (n_plain, ms_plain) = per(fast), per(plain)
+    verdict = "ok" if ms_fast <= ms_plain * 1.02 else "SLOWER"
+    return f"{kind} ({n_fast} / {n_plain}) {1000 * ms_fast:.1f} vs {1000 * ms_plain:.1f} {verdict}"
 
 
 def main() -> None:

@@ -31,9 +31,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
+import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from dllm_core.hookspecs import hookimpl
 
@@ -44,8 +46,8 @@ class TimeBudget:
     """A plugin object (pluggy) whose trainer callback stops a run after ``seconds`` of training and
     asks for a checkpoint every ``every`` seconds, recording when each step's save happened."""
 
-    def __init__(self, seconds: float, every: float) -> None:
-        self.seconds, self.every = seconds, every
+    def __init__(self, seconds: float, every: float, clock: Callable[[], float]) -> None:
+        self.seconds, self.every, self.clock = seconds, every, clock
         self.saves: list[tuple[int, float]] = []  # (step, training seconds)
 
     @hookimpl
@@ -56,10 +58,10 @@ class TimeBudget:
 
         class Stop(TrainerCallback):
             def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-                self.start, self.next_save = time.perf_counter(), budget.every
+                self.start, self.next_save = budget.clock(), budget.every
 
             def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-                elapsed = time.perf_counter() - self.start
+                elapsed = budget.clock() - self.start
                 if elapsed >= self.next_save or elapsed >= budget.seconds:
                     control.should_save = True
                     budget.saves.append((state.global_step, elapsed))
@@ -70,12 +72,12 @@ class TimeBudget:
         return [Stop()]
 
 
-def train_with_budget(config: Any, seconds: float, every: float) -> list[tuple[int, float]]:
-    """Run ``config`` for at most ``seconds``; the (step, seconds) of each kept checkpoint."""
+def train_with_budget(config: Any, seconds: float, every: float, clock: Callable[[], float]) -> list[tuple[int, float]]:
+    """Run ``config`` for at most ``seconds`` of ``clock``; the (step, seconds) of each kept checkpoint."""
     from dllm_core.registry import get_registry
     from dllm_core.training.run import run_training
 
-    budget = TimeBudget(seconds, every)
+    budget = TimeBudget(seconds, every, clock)
     manager = get_registry().manager
     manager.register(budget, name="rl-benchmark-budget")
     try:
@@ -116,7 +118,7 @@ def plot(result: dict, path: Path) -> None:
         points = [{"seconds": 0.0, "solve_rate": result["start_solve_rate"]}, *result[name]["curve"]]
         axis.plot([p["seconds"] / 60 for p in points], [100 * p["solve_rate"] for p in points], "o-",
                   label=f"{name} (final {100 * result[name]['solve_rate']:.1f}%)")
-    axis.set_xlabel("training minutes (from the SFT start)")
+    axis.set_xlabel(f"training minutes from the SFT start ({result['clock']} time, {result['threads']} thread(s) per arm)")
     axis.set_ylabel("held-out solve rate (%)")
     axis.set_title(f"sudoku4: diffu-GRPO vs continued SFT ({result['eval_puzzles']} puzzles)")
     axis.grid(alpha=0.3)
@@ -126,12 +128,59 @@ def plot(result: dict, path: Path) -> None:
     plt.close(figure)
 
 
+CLOCKS: dict[str, Callable[[], float]] = {"cpu": time.process_time, "wall": time.perf_counter}
+ARMS = ("grpo", "sft")
+
+
+def arm_config(name: str, args: argparse.Namespace, start: Path) -> Any:
+    """The ``TrainRunConfig`` of arm ``name`` (``grpo`` or ``sft``) from the checkpoint ``start``."""
+    from dllm_core.training.run_config import TrainRunConfig
+    from dllm_llada.demo import DemoConfig
+
+    demo = DemoConfig()
+    common = dict(model=str(start), data=f"sudoku4[train:20000,test:0,seed:{args.seed + 1}]",
+                  output_dir=args.output_dir / name, lr_scheduler_type="constant", logging_steps=1,
+                  seed=args.seed, disable_progress_bar=True, max_steps=100_000, save_steps=100_000,
+                  generator_defaults=dict(ANSWER))
+    if name == "grpo":
+        rewards = ["sudoku4", *[r for r in args.extra_reward.split(",") if r]]
+        return TrainRunConfig(mode="grpo", batch_size=args.grpo_batch, num_generations=args.num_generations,
+                              num_iterations=args.num_iterations, learning_rate=args.grpo_lr, beta=args.beta,
+                              temperature=args.temperature, p_mask_prompt=args.p_mask_prompt,
+                              reward=rewards, **common)
+    return TrainRunConfig(mode="sft", batch_size=demo.batch_size, learning_rate=demo.learning_rate,
+                          weight_decay=demo.weight_decay, **common)
+
+
+def run_arm(name: str, args: argparse.Namespace) -> None:
+    """Train arm ``name`` from ``args.start`` for the budget on ``args.threads`` torch threads, score
+    its kept checkpoints and write ``arm-<name>.json`` into the output folder."""
+    import torch
+
+    from dllm_core.registry import get_registry
+
+    torch.set_num_threads(args.threads)
+    task = get_registry().tasks.get("sudoku4")()
+    puzzles = task.generate(args.eval_puzzles, seed=1234, split="test")
+    config = arm_config(name, args, args.start)
+    saves = train_with_budget(config, args.budget_seconds, args.curve_seconds, CLOCKS[args.clock])
+    history = json.loads((config.output_dir / "log_history.json").read_text())
+    steps = max((row["step"] for row in history if "step" in row), default=0)
+    result = {"steps": steps, "curve": curve(config.output_dir, saves, puzzles, task),
+              "solve_rate": solve_rate(config.output_dir, puzzles, task),
+              "rewards": [row["reward"] for row in history if "reward" in row]}
+    (args.output_dir / f"arm-{name}.json").write_text(json.dumps(result, indent=2))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--output-dir", type=Path, default=Path("runs/rl"))
     parser.add_argument("--start", type=Path, help="an SFT checkpoint to start from (skips step 1)")
-    parser.add_argument("--sft-steps", type=int, default=250, help="steps of the mediocre SFT start")
+    parser.add_argument("--sft-steps", type=int, default=200, help="steps of the mediocre SFT start")
     parser.add_argument("--budget-seconds", type=float, default=1200.0, help="training time of each run")
+    parser.add_argument("--clock", choices=sorted(CLOCKS), default="cpu",
+                        help="what the budget counts: the arm's CPU seconds (default) or wall seconds")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads of each arm")
     parser.add_argument("--curve-seconds", type=float, default=60.0, help="a checkpoint for the curve every N s")
     parser.add_argument("--eval-puzzles", type=int, default=100)
     parser.add_argument("--grpo-batch", type=int, default=4, help="prompts per GRPO step")
@@ -139,21 +188,27 @@ def main() -> None:
     parser.add_argument("--num-iterations", type=int, default=2)
     parser.add_argument("--grpo-lr", type=float, default=1e-4)
     parser.add_argument("--beta", type=float, default=0.02)
+    parser.add_argument("--p-mask-prompt", type=float, default=0.15, help="chance each prompt token is masked when scoring")
     parser.add_argument("--temperature", type=float, default=0.7, help="GRPO sampling temperature")
     parser.add_argument("--extra-reward", default="", help="comma-separated rewards added to the checker")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--arms", default="grpo,sft",
+                        help="the arms to train; another arm's results are read from an earlier run's arm-NAME.json")
+    parser.add_argument("--arm", choices=ARMS, help=argparse.SUPPRESS)  # one arm, in a child process
     args = parser.parse_args()
+    args.output_dir.mkdir(parents=True, exist_ok=True)
+    if args.arm:
+        run_arm(args.arm, args)
+        return
 
     from dllm_core.registry import get_registry
-    from dllm_core.training.run_config import TrainRunConfig
     from dllm_llada.demo import DemoConfig, train_run_config
 
-    args.output_dir.mkdir(parents=True, exist_ok=True)
     task = get_registry().tasks.get("sudoku4")()
     puzzles = task.generate(args.eval_puzzles, seed=1234, split="test")
-    demo = DemoConfig(output_dir=args.output_dir / "start", seed=args.seed, max_steps=args.sft_steps)
     start = args.start
     if start is None:
+        demo = DemoConfig(output_dir=args.output_dir / "start", seed=args.seed, max_steps=args.sft_steps)
         started = time.perf_counter()
         sft_start = train_run_config(demo)
         sft_start.disable_progress_bar = True
@@ -162,31 +217,25 @@ def main() -> None:
         run_training(sft_start)
         print(f"SFT start: {args.sft_steps} steps in {time.perf_counter() - started:.0f} s")
         start = demo.output_dir
-    result: dict[str, Any] = {"start": str(start), "eval_puzzles": args.eval_puzzles,
-                              "budget_seconds": args.budget_seconds, "start_solve_rate": solve_rate(start, puzzles, task)}
+    result: dict[str, Any] = {"start": str(start), "eval_puzzles": args.eval_puzzles, "clock": args.clock,
+                              "threads": args.threads, "budget_seconds": args.budget_seconds,
+                              "start_solve_rate": solve_rate(start, puzzles, task)}
     print(f"start solve rate: {100 * result['start_solve_rate']:.1f}%")
-    rewards = ["sudoku4", *[r for r in args.extra_reward.split(",") if r]]
-    common = dict(model=str(start), lr_scheduler_type="constant", logging_steps=1, seed=args.seed,
-                  disable_progress_bar=True, max_steps=100_000, save_steps=100_000, generator_defaults=dict(ANSWER))
-    runs = {
-        "grpo": TrainRunConfig(mode="grpo", data=f"sudoku4[train:20000,test:0,seed:{args.seed + 1}]",
-                               output_dir=args.output_dir / "grpo", batch_size=args.grpo_batch,
-                               num_generations=args.num_generations, num_iterations=args.num_iterations,
-                               learning_rate=args.grpo_lr, beta=args.beta, temperature=args.temperature,
-                               reward=rewards, **common),
-        "sft": TrainRunConfig(mode="sft", data=f"sudoku4[train:20000,test:0,seed:{args.seed + 1}]",
-                              output_dir=args.output_dir / "sft", batch_size=demo.batch_size,
-                              learning_rate=demo.learning_rate, weight_decay=demo.weight_decay, **common),
-    }
-    for name, config in runs.items():
-        saves = train_with_budget(config, args.budget_seconds, args.curve_seconds)
-        history = json.loads((config.output_dir / "log_history.json").read_text())
-        steps = max((row["step"] for row in history if "step" in row), default=0)
-        points = curve(config.output_dir, saves, puzzles, task)
-        result[name] = {"steps": steps, "curve": points, "solve_rate": solve_rate(config.output_dir, puzzles, task),
-                        "rewards": [row["reward"] for row in history if "reward" in row]}
-        print(f"{name}: {steps} steps in {args.budget_seconds:.0f} s, solve rate "
-              f"{100 * result[name]['solve_rate']:.1f}%  curve {[(p['seconds'], p['solve_rate']) for p in points]}")
+    run = [name for name in args.arms.split(",") if name]
+    if set(run) - set(ARMS):
+        parser.error(f"--arms takes names from {', '.join(ARMS)}")
+    for name in set(ARMS) - set(run):
+        if not (args.output_dir / f"arm-{name}.json").is_file():
+            parser.error(f"--arms {args.arms}: no earlier {name} results in {args.output_dir}; train it too")
+    children = [subprocess.Popen([sys.executable, __file__, *sys.argv[1:], "--start", str(start), "--arm", name])
+                for name in run]  # side by side, each on its own threads
+    if any(child.wait() != 0 for child in children):
+        raise SystemExit("an arm failed; its output is above")
+    for name in ARMS:
+        result[name] = json.loads((args.output_dir / f"arm-{name}.json").read_text())
+        print(f"{name}: {result[name]['steps']} steps in {args.budget_seconds:.0f} {args.clock} s, solve rate "
+              f"{100 * result[name]['solve_rate']:.1f}%  curve "
+              f"{[(p['seconds'], p['solve_rate']) for p in result[name]['curve']]}")
     (args.output_dir / "rl.json").write_text(json.dumps(result, indent=2))
     plot(result, args.output_dir / "rl_curves.png")
     print(f"start {100 * result['start_solve_rate']:.1f}% -> GRPO {100 * result['grpo']['solve_rate']:.1f}%, "

@@ -45,6 +45,8 @@ def dllm_register_rewards(register: Register) -> None:
         register(task, f"dllm_core.rl.rewards:{task.upper()}", description=f"1 when the {task} checker accepts the answer")
     register("format", "dllm_core.rl.rewards:format_reward",
              description="1 when the answer has the reference answer's layout (numbers, operators, lines)")
+    register("sudoku-cells", "dllm_core.rl.rewards:sudoku_cells_reward",
+             description="share of the blank cells filled as in the reference solution (d1's sudoku reward)")
 
 
 @hookimpl

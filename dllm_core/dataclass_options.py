@@ -7,7 +7,7 @@ the command line reads the value:
 * ``bool`` (default ``False``): a flag that sets it;
 * ``int``, ``float``, ``str``, ``Path`` (or ``X | None``): one value of that type;
 * ``Literal[...]``: one of the literal values;
-* ``list[str]``: comma-separated names (``q_proj,v_proj``);
+* ``list[str]``: comma-separated names (``q_proj,v_proj``), repeatable (``--reward a --reward b``);
 * ``dict[str, Any]``: repeatable ``KEY=VALUE``, VALUE read as JSON when it parses, else as text.
 
 A field without a default is a required option. :func:`add_options` adds a dataclass's options to
@@ -114,6 +114,17 @@ def json_or_text(text: str) -> Any:
         return text
 
 
+class CommaList(argparse.Action):
+    """A ``list[str]`` option: comma-separated names, and repeatable (``--reward a --reward b,c`` ->
+    ``[a, b, c]``). The first use replaces the default; later uses add to it."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        current = getattr(namespace, self.dest)
+        given = [] if current is self.default else list(current)  # the default object: not given yet
+        setattr(namespace, self.dest, given + comma_list(str(values)))
+
+
 class KeyValues(argparse.Action):
     """A repeatable ``KEY=VALUE`` option collected into a dict (VALUE: :func:`json_or_text`)."""
 
@@ -146,7 +157,7 @@ def _argument(field: dataclasses.Field, spec: OptionSpec, hint: Any) -> dict[str
     if kind in SCALARS:
         return {**arguments, "type": kind}
     if kind == list[str]:
-        return {**arguments, "type": comma_list}
+        return {**arguments, "action": CommaList}
     if kind == dict[str, Any]:
         return {"metavar": "KEY=VALUE", **arguments, "action": KeyValues}
     raise TypeError(f"option {field.name!r} has type {hint}, which the command line cannot read")

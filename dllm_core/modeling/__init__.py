@@ -10,7 +10,8 @@ once:
 * :mod:`~dllm_core.modeling.rotary`: rotary tables for explicit position ids and their application;
 * :mod:`~dllm_core.modeling.attention`: padding masks, multi-head (grouped-query) attention
   through a transformers ``Cache`` (``cache.update`` per layer, so generation engines can
-  record, extend or overwrite keys/values) and the cache/position defaults of ``forward``;
+  record, extend or overwrite keys/values; ``keep`` runs the queries of the kept rows only, for
+  a model's last layer) and the cache/position defaults of ``forward``;
 * :mod:`~dllm_core.modeling.decoder`: the pre-norm decoder's attention module
   (``RotaryAttentionMixin``), layer (``PreNormDecoderLayer``) and module tree
   (``DecoderBackbone``), and the config checks ``require_plain_rope`` / ``require_full_attention``;

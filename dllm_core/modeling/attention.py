@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from transformers.cache_utils import Cache, DynamicCache
 
+from dllm_core.modeling.output import LogitsToKeep, keep_positions
 from dllm_core.modeling.rotary import apply_rotary
 
 
@@ -92,18 +93,27 @@ def rotary_self_attention(
     layer_idx: int,
     rope_full_precision: bool,
     dropout_p: float = 0.0,
+    keep: LogitsToKeep = None,
 ) -> torch.Tensor:
     """Attention over projected q [B, q, H*D], k/v [B, q, H_kv*D]; returns [B, q, H*D].
 
     ``cos``/``sin`` [B, q, D] are the rotary tables of the query tokens' positions; ``mask`` is
     the output of :func:`attention_mask_for_sdpa`. With grouped-query attention (H_kv < H),
     query head h reads key/value head h // (H / H_kv).
+
+    ``keep`` (a ``logits_to_keep`` value, see :func:`keep_positions`): ``q`` holds the rows
+    ``keep`` of the query tokens only, [B, n, H*D], while k/v hold all ``q`` of them (and go to
+    the cache); returns [B, n, H*D], those rows of the full result. A model's last layer uses it:
+    only the outputs that reach the LM head need their queries.
     """
-    B, T, _ = q.shape
-    q = q.view(B, T, n_heads, -1).transpose(1, 2)  # [B, H, q, D]
+    B, T, _ = k.shape
+    n = q.shape[1]
+    if keep is not None:
+        mask = keep_query_rows(mask, keep)
+    q = q.view(B, n, n_heads, -1).transpose(1, 2)  # [B, H, n, D]
     k = k.view(B, T, n_kv_heads, -1).transpose(1, 2)  # [B, H_kv, q, D]
     v = v.view(B, T, n_kv_heads, -1).transpose(1, 2)  # [B, H_kv, q, D]
-    q = apply_rotary(q, cos, sin, rope_full_precision)
+    q = apply_rotary(q, keep_positions(cos, keep), keep_positions(sin, keep), rope_full_precision)
     k = apply_rotary(k, cos, sin, rope_full_precision)
     if cache is not None:
         k, v = cache.update(k, v, layer_idx)  # [B, H_kv, Lk, D]
@@ -111,4 +121,12 @@ def rotary_self_attention(
         k = k.repeat_interleave(n_heads // n_kv_heads, dim=1)  # [B, H, Lk, D]
         v = v.repeat_interleave(n_heads // n_kv_heads, dim=1)
     out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p)
-    return out.transpose(1, 2).reshape(B, T, -1)  # [B, H, q, D] -> [B, q, H*D]
+    return out.transpose(1, 2).reshape(B, n, -1)  # [B, H, n, D] -> [B, n, H*D]
+
+
+def keep_query_rows(mask: Optional[torch.Tensor], keep: LogitsToKeep) -> Optional[torch.Tensor]:
+    """The query rows ``keep`` of an SDPA ``mask`` [B, 1 or H, q or 1, Lk]; one that is the
+    same for every query (a padding mask, [B, 1, 1, Lk]) or ``None`` is returned as it is."""
+    if mask is None or mask.shape[-2] == 1:
+        return mask
+    return keep_positions(mask.transpose(1, 2), keep).transpose(1, 2)

@@ -14,7 +14,11 @@ Built-in rewards (registry kind ``rewards``, ``dllm list rewards``):
   the answer (any valid answer, not only the reference), else 0.0;
 * ``format`` -- 1.0 when the answer has the reference answer's layout (``answer`` column):
   every run of digits read as one number, every ``+ - * /`` as one operator, the rest kept, so
-  ``"44-15=29,79-29=50"`` and ``"79-44=35,35+15=50"`` share a layout; else 0.0.
+  ``"44-15=29,79-29=50"`` and ``"79-44=35,35+15=50"`` share a layout; else 0.0;
+* ``sudoku-cells`` -- partial credit, d1's sudoku reward: the share of the puzzle's blank cells
+  that the answer fills with the reference solution's digit (either grid size). Unlike the
+  checker's 0 or 1 it tells a nearly solved grid from a wrong one, so a group of answers to a
+  hard puzzle still differs in reward.
 
 A user's function is named ``module:function`` (importable) or ``path/to/file.py:function``
 (logged as ``file.py:function``).
@@ -74,6 +78,22 @@ def format_reward(prompts: Sequence[str], completions: Sequence[str], **columns:
         raise KeyError("the format reward compares with the reference answer: the data has no 'answer' field")
     return [1.0 if answer_layout(completion) == answer_layout(answer) else 0.0
             for completion, answer in zip(completions, columns["answer"])]
+
+
+def sudoku_cells_reward(prompts: Sequence[str], completions: Sequence[str], **columns: Any) -> list[float]:
+    """Per sample ``|{i blank : answer_i = reference_i}| / |blanks|`` over the cells in reading
+    order: the prompt's ``0`` digits are the blanks, the completion's digits are read in order
+    whatever separates them (cells it does not reach count as wrong)."""
+    if "answer" not in columns:
+        raise KeyError("the sudoku-cells reward compares with the reference solution: the data has no 'answer' field")
+    scores = []
+    for prompt, completion, answer in zip(prompts, completions, columns["answer"]):
+        puzzle, reference, given = (re.findall(r"\d", text) for text in (prompt, answer, completion))
+        blanks = [cell for cell, digit in enumerate(puzzle) if digit == "0"]
+        if not blanks or len(reference) != len(puzzle):
+            raise ValueError(f"not a sudoku puzzle with blanks and its solution: {prompt!r} / {answer!r}")
+        scores.append(sum(cell < len(given) and given[cell] == reference[cell] for cell in blanks) / len(blanks))
+    return scores
 
 
 SUDOKU4 = TaskReward("sudoku4")

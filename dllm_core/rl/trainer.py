@@ -171,6 +171,13 @@ class GRPOTrainer(DiffusionTrainer):
                                    p_mask_prompt=self.settings.p_mask_prompt, family=self.family,
                                    objective=self.objective, generator=generator)
 
+    def floating_point_ops(self, inputs: dict[str, Any]) -> int:
+        """The stock estimate of the policy update of this micro-batch: ``6 x N x (P + T) x``
+        non-embedding parameters over the rollout just used (``inputs`` holds records, not token
+        ids). Like the stock count it leaves out forwards without a backward: sampling, reference."""
+        rollout = self._rollouts.get(self._micro[1] - 1)
+        return 0 if rollout is None else self.token_flops(rollout.prompt_ids.numel() + rollout.completion_ids.numel())
+
     # -- rollouts ----------------------------------------------------------------------------
     def _rollout(self, model: torch.nn.Module, records: Sequence[Mapping[str, Any]], micro: int) -> Rollout:
         settings, session = self.settings, self.session

@@ -125,11 +125,15 @@ class DiffusionTrainer(Trainer):
     def floating_point_ops(self, inputs: dict[str, Any]) -> int:
         """``6 x input tokens x non-embedding parameters`` (the stock estimate), counted once."""
         tokens = inputs.get(getattr(self.model, "main_input_name", "input_ids"))
-        if tokens is None or not hasattr(self.model, "num_parameters"):
+        return 0 if tokens is None else self.token_flops(tokens.numel())
+
+    def token_flops(self, tokens: int) -> int:
+        """``6 x tokens x non-embedding parameters``: a forward and backward over ``tokens``."""
+        if not hasattr(self.model, "num_parameters"):
             return 0
         if self._parameter_count is None or self._parameter_count[0] != id(self.model):
             self._parameter_count = (id(self.model), self.model.num_parameters(exclude_embeddings=True))
-        return 6 * tokens.numel() * self._parameter_count[1]
+        return 6 * tokens * self._parameter_count[1]
 
     def _noise_seed(self) -> int:
         step, seen = self._micro_batch

@@ -35,12 +35,25 @@ def test_format_reward_compares_layouts():
     assert math.isnan(scores.values["format"][0]) and "answer" in scores.failures[0].reason
 
 
+def test_sudoku_cells_reward_gives_the_share_of_blank_cells_right():
+    reward = resolve_reward("sudoku-cells").function
+    prompt, solution = "1034\n3400\n2143\n4312", "1234\n3421\n2143\n4312"  # blanks: cells 1, 6, 7
+    answers = [solution, "1234\n3412\n2143\n4312", "1 2 3 4 / 3 4 2 1", "12", "4334\n3421\n2143\n4312"]
+    # all three; cell 1 only; all three (any separators); cell 1, then nothing; cells 6 and 7 (givens not scored)
+    assert reward([prompt] * 5, answers, answer=[solution] * 5) == pytest.approx([1, 1 / 3, 1, 1 / 3, 2 / 3])
+    task = get_registry().tasks.get("sudoku9")()
+    record = task.generate(1, seed=3)[0]
+    assert reward([record["prompt"]], [record["answer"]], answer=[record["answer"]]) == [1.0]
+    scores = score_rewards([resolve_reward("sudoku-cells")], ["p"], ["1"])  # no answer column: a failure, no raise
+    assert math.isnan(scores.values["sudoku-cells"][0]) and "answer" in scores.failures[0].reason
+
+
 def test_rewards_are_listed_by_the_cli():
     listed = subprocess.run([sys.executable, "-m", "dllm_core.cli.main", "list", "rewards"],
                             capture_output=True, text=True)
     assert listed.returncode == 0, listed.stderr
     names = [line.split()[0] for line in listed.stdout.splitlines()]
-    assert names == ["addition", "countdown", "format", "sudoku4", "sudoku9"]
+    assert names == ["addition", "countdown", "format", "sudoku-cells", "sudoku4", "sudoku9"]
 
 
 def test_user_rewards_from_a_file_or_a_module(tmp_path, monkeypatch):

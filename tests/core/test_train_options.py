@@ -93,6 +93,15 @@ def test_a_realistic_command_line_gives_the_expected_config():
     assert launch == LaunchOptions("zero2", num_processes=2) and launch.wanted()
 
 
+def test_list_options_repeat_and_replace_their_default():
+    config, _ = parse_train("--data", "d", "--output-dir", "o", "--mode", "grpo", "--reward", "sudoku4",
+                            "--reward", "format, my_rewards.py:length", "--lora-target-modules", "q_proj",
+                            "--lora-target-modules", "v_proj")
+    assert config.reward == ["sudoku4", "format", "my_rewards.py:length"]  # every use counts, in order
+    assert config.lora_target_modules == ["q_proj", "v_proj"]  # the default all-linear is replaced, not kept
+    assert TrainRunConfig(data="d", output_dir=Path("o")).lora_target_modules == ["all-linear"]  # default untouched
+
+
 def test_load_in_4bit_implies_the_default_adapter():
     config, _ = parse_train("--model", "m", "--data", "d.jsonl", "--output-dir", "o", "--load-in-4bit")
     assert config.lora_options == LoraOptions(rank=16, alpha=32.0, dropout=0.05, target_modules=["all-linear"],

@@ -7,9 +7,11 @@ Per block (pre-norm, no causal mask):
     h = x + attn_out(Attn(RoPE(q_proj(n1)), RoPE(k_proj(n1)), v_proj(n1))),  n1 = attn_norm(x)
     y = h + ff_out(act(ff_proj(n2)) * up_proj(n2)),                          n2 = ff_norm(h)
 
-and logits = ff_out(ln_f(x_L)) (or wte^T with ``weight_tying``). Positions default to 0..q-1
-(after any cached prefix) whatever the left padding: a 2D attention mask only hides padded
-keys, as in the official model.
+and logits = ff_out(ln_f(x_L)) (or wte^T with ``weight_tying``). With ``logits_to_keep`` the
+last block computes keys/values for every position (and records them in a cache) but its query,
+attention output and MLP for the kept rows only: nothing else of x_L is read. Positions default
+to 0..q-1 (after any cached prefix) whatever the left padding: a 2D attention mask only hides
+padded keys, as in the official model.
 """
 
 from __future__ import annotations
@@ -91,10 +93,13 @@ class LLaDABlock(GradientCheckpointingLayer):
         sin: torch.Tensor,  # [B, q, Dh]
         mask: Optional[torch.Tensor],
         cache: Optional[Cache] = None,
-    ) -> torch.Tensor:  # [B, q, D]
+        keep: LogitsToKeep = None,
+    ) -> torch.Tensor:  # [B, q, D], or [B, n_kept, D] with ``keep``
+        """``keep`` (the last block, given ``logits_to_keep``): keys/values of every position
+        (into the cache too), everything else for the kept rows only; returns those rows."""
         n = self.attn_norm(x)
         att = rotary_self_attention(
-            self.q_proj(n), self.k_proj(n), self.v_proj(n), cos, sin,
+            self.q_proj(keep_positions(n, keep)), self.k_proj(n), self.v_proj(n), cos, sin,
             n_heads=self.n_heads,
             n_kv_heads=self.n_kv_heads,
             mask=mask,
@@ -102,8 +107,9 @@ class LLaDABlock(GradientCheckpointingLayer):
             layer_idx=self.layer_idx,
             rope_full_precision=self.rope_full_precision,
             dropout_p=self.attention_dropout if self.training else 0.0,
-        )  # [B, q, D]
-        x = x + self.dropout(self.attn_out(att))
+            keep=keep,
+        )  # [B, n_kept, D]
+        x = keep_positions(x, keep) + self.dropout(self.attn_out(att))
         n = self.ff_norm(x)
         return x + self.dropout(self.ff_out(self.act(self.ff_proj(n)) * self.up_proj(n)))
 
@@ -143,9 +149,11 @@ class LLaDAModel(nn.Module):
         head_dim = cfg.d_model // cfg.n_heads
         cos, sin = rotary_cos_sin(position_ids, head_dim, cfg.rope_theta)  # [B, q, Dh] each
         mask = attention_mask_for_sdpa(attention_mask, x.dtype)
-        for block in tr.blocks:
+        *body, last = tr.blocks
+        for block in body:
             x = block(x, cos, sin, mask, cache=cache)
-        x = tr.ln_f(keep_positions(x, logits_to_keep))  # [B, n_kept, D]
+        # the last block runs its queries, attention output and MLP on the kept rows only
+        x = tr.ln_f(last(x, cos, sin, mask, cache=cache, keep=logits_to_keep))  # [B, n_kept, D]
         logits = F.linear(x, tr.wte.weight) if cfg.weight_tying else tr.ff_out(x)
         if cfg.scale_logits:
             logits = logits / cfg.d_model**0.5

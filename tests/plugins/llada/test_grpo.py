@@ -55,6 +55,7 @@ def test_grpo_raises_the_reward_of_a_toy_task(tmp_path):
     assert (config.output_dir / "loss_curve.png").stat().st_size > 0
     saved = json.loads((config.output_dir / "dllm.json").read_text())
     assert saved["extra"]["mode"] == "grpo" and saved["generator"]["gen_length"] == 4
+    assert history[-1]["total_flos"] > 0  # counted on the rollouts' tokens (the batches hold records only)
 
 
 def test_a_failing_reward_drops_samples_not_the_run(tmp_path, caplog):
