@@ -1,30 +1,36 @@
-"""diffu-GRPO against continued SFT for the same wall time, from a mediocre SFT start (issue 23).
+"""diffu-GRPO against continued SFT for the same CPU time, from a mediocre SFT start (issue 23).
 
 Run from the repository root (CPU, offline):
 
-    HF_HUB_OFFLINE=1 python benchmarks/rl.py --budget-seconds 1200          # the issue's 20 minutes
-    HF_HUB_OFFLINE=1 python benchmarks/rl.py --budget-seconds 300           # the shorter version
-    HF_HUB_OFFLINE=1 python benchmarks/rl.py --start runs/x --budget-seconds 300   # reuse a start
+    HF_HUB_OFFLINE=1 python benchmarks/rl.py                                # the issue's 20 minutes
+    HF_HUB_OFFLINE=1 python benchmarks/rl.py --budget-seconds 300           # a shorter version
+    HF_HUB_OFFLINE=1 python benchmarks/rl.py --start runs/x --arms grpo --num-iterations 2
+                                       # reuse a start, re-run GRPO only, keep the earlier SFT arm
 
 1. Start: the demo's tiny LLaDA recipe (``dllm_llada.demo.train_run_config``) trained for only
    ``--sft-steps`` steps on ``sudoku4``, where it solves some puzzles but not most (skipped with
    ``--start``).
-2. Two runs from that start, each stopped after ``--budget-seconds`` of training (a trainer
-   callback registered through the ``dllm_trainer_callbacks`` hook; it also asks for a
-   ``checkpoint-N`` every ``--curve-seconds``):
+2. Two arms from that start, side by side, each in its own process on ``--threads`` torch threads
+   and stopped after ``--budget-seconds`` of training by ``--clock`` (the arm's CPU seconds by
+   default, so other load on a shared machine does not shorten one arm more than the other; a
+   trainer callback registered through the ``dllm_trainer_callbacks`` hook, which also asks for
+   a ``checkpoint-N`` every ``--curve-seconds``):
 
    * GRPO: ``--mode grpo`` with the task's checker as the reward (plus ``--extra-reward``),
-     ``--grpo-batch`` prompts x ``--num-generations`` completions per step;
+     ``--grpo-batch`` prompts x ``--num-generations`` completions per step, d1's ``mu`` 12 and
+     ``beta`` 0.01 by default;
    * SFT: ``--mode sft`` on fresh sudoku4 puzzles with the recipe's optimizer settings.
+
+   ``--arms`` names the arms to train; another arm is read from the ``arm-NAME.json`` of an
+   earlier run in the same ``--output-dir``.
 3. Every kept checkpoint and the final ones are scored on ``--eval-puzzles`` held-out puzzles
    (greedy ``llada`` sampling, the 20-token answer in 20 steps, through ``InferenceSession``),
-   giving the held-out solve rate against training seconds for both runs.
+   giving the held-out solve rate against training seconds for both arms.
 
 Results: ``--output-dir``/``rl.json`` and ``rl_curves.png``.
 
-Measured (shared 2-core CPU, 5 minutes per run, 100 puzzles): from a 9.0% start (200 SFT steps)
-GRPO 9.0% (53 steps), SFT 81.0% (229 steps); from a 45.0% start (119 more SFT steps) GRPO 56.0%
-(35 steps), SFT 98.0% (1597 steps). See docs/rl.md.
+Measured (2-core CPU, 20 CPU minutes per arm, 200 puzzles, start 53.0% after 200 SFT steps):
+GRPO 47.0% (2528 steps), continued SFT 99.0% (5964 steps). See docs/rl.md.
 """
 
 from __future__ import annotations
@@ -185,9 +191,9 @@ def main() -> None:
     parser.add_argument("--eval-puzzles", type=int, default=100)
     parser.add_argument("--grpo-batch", type=int, default=4, help="prompts per GRPO step")
     parser.add_argument("--num-generations", type=int, default=8)
-    parser.add_argument("--num-iterations", type=int, default=2)
+    parser.add_argument("--num-iterations", type=int, default=12, help="inner updates per rollout (d1: 12)")
     parser.add_argument("--grpo-lr", type=float, default=1e-4)
-    parser.add_argument("--beta", type=float, default=0.02)
+    parser.add_argument("--beta", type=float, default=0.01, help="KL weight (d1: 0.01)")
     parser.add_argument("--p-mask-prompt", type=float, default=0.15, help="chance each prompt token is masked when scoring")
     parser.add_argument("--temperature", type=float, default=0.7, help="GRPO sampling temperature")
     parser.add_argument("--extra-reward", default="", help="comma-separated rewards added to the checker")
