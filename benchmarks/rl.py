@@ -202,6 +202,12 @@ def main() -> None:
                         help="the arms to train; another arm's results are read from an earlier run's arm-NAME.json")
     parser.add_argument("--arm", choices=ARMS, help=argparse.SUPPRESS)  # one arm, in a child process
     args = parser.parse_args()
+    run = [name for name in args.arms.split(",") if name]
+    if set(run) - set(ARMS):
+        parser.error(f"--arms takes names from {', '.join(ARMS)}")
+    for name in set(ARMS) - set(run):
+        if not (args.output_dir / f"arm-{name}.json").is_file():
+            parser.error(f"--arms {args.arms}: no earlier {name} results in {args.output_dir}; train it too")
     args.output_dir.mkdir(parents=True, exist_ok=True)
     if args.arm:
         run_arm(args.arm, args)
@@ -227,12 +233,6 @@ def main() -> None:
                               "threads": args.threads, "budget_seconds": args.budget_seconds,
                               "start_solve_rate": solve_rate(start, puzzles, task)}
     print(f"start solve rate: {100 * result['start_solve_rate']:.1f}%")
-    run = [name for name in args.arms.split(",") if name]
-    if set(run) - set(ARMS):
-        parser.error(f"--arms takes names from {', '.join(ARMS)}")
-    for name in set(ARMS) - set(run):
-        if not (args.output_dir / f"arm-{name}.json").is_file():
-            parser.error(f"--arms {args.arms}: no earlier {name} results in {args.output_dir}; train it too")
     children = [subprocess.Popen([sys.executable, __file__, *sys.argv[1:], "--start", str(start), "--arm", name])
                 for name in run]  # side by side, each on its own threads
     if any(child.wait() != 0 for child in children):
