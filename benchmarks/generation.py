@@ -388,10 +388,18 @@ def print_length(gen_length: int, steps: int, results: dict[str, Timed]) -> None
     print()
 
 
-def _ms(timed: Timed, kind: str) -> str:
-    """CPU ms per model call of one kind (see :class:`CallClock`), ``-`` when there was none."""
+def _per_call(timed: Timed, kind: str) -> tuple[int, float]:
+    """(calls, CPU seconds per call) of one call kind (see :class:`CallClock`; ``"mean"``: all calls)."""
+    if kind == "mean":
+        return timed.nfe, timed.cpu / timed.nfe
     count, seconds = timed.kinds.get(kind, (0, 0.0))
-    return f"{1000 * seconds / count:.1f}" if count else "-"
+    return int(count), seconds / max(count, 1)
+
+
+def _ms(timed: Timed, kind: str) -> str:
+    """CPU ms per model call of one kind, ``-`` when there was none."""
+    count, seconds = _per_call(timed, kind)
+    return f"{1000 * seconds:.1f}" if count else "-"
 
 
 def print_goals(results: dict[int, dict[str, Timed]]) -> None:
@@ -424,13 +432,7 @@ def print_goals(results: dict[int, dict[str, Timed]]) -> None:
 def _per_kind(kind: str, fast: Timed, plain: Timed) -> str:
     """``"full (8 / 8) 30.1 vs 29.5 ok"``: CPU ms per forward of one call kind (``"mean"``: all calls),
     calls counted, threshold run against its twin; ``ok`` when at most 2% slower."""
-    def per(timed: Timed) -> tuple[int, float]:
-        if kind == "mean":
-            return timed.nfe, timed.cpu / timed.nfe
-        count, seconds = timed.kinds.get(kind, (0, 0.0))
-        return int(count), seconds / max(count, 1)
-
-    (n_fast, ms_fast), (n_plain, ms_plain) = per(fast), per(plain)
+    (n_fast, ms_fast), (n_plain, ms_plain) = _per_call(fast, kind), _per_call(plain, kind)
     verdict = "ok" if ms_fast <= ms_plain * 1.02 else "SLOWER"
     return f"{kind} ({n_fast} / {n_plain}) {1000 * ms_fast:.1f} vs {1000 * ms_plain:.1f} {verdict}"
 
