@@ -54,6 +54,7 @@ import torch
 from torch import nn
 
 from dllm_core.generation import BD3LM, FASTDLLM, LLADA, LLADA2, BlockGenerator, generate, generate_blocks
+from dllm_core.modeling import column_major_lm_head
 from dllm_core.special_tokens import SpecialTokens
 from dllm_llada.configuration_llada import LLaDAConfig
 from dllm_llada.modeling_llada import LLaDAModelLM
@@ -325,6 +326,8 @@ def run_in_process(setting: Setting, gen_length: int, steps: int, head_scale: fl
     """One setting in this (fresh) process: build the model, warm up, time one run."""
     torch.set_num_threads(1)
     model = random_llada(head_scale=head_scale)
+    if setting.ours:
+        column_major_lm_head(model)  # as dllm's load_for_inference leaves a model on the CPU
     prompt = torch.randint(0, VOCAB - 2, (1, PROMPT_LENGTH), generator=torch.Generator().manual_seed(1))
     _call(setting, model, prompt, BLOCK_LENGTH, 4)  # warm-up: one short block
     _reset_peak()

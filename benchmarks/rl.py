@@ -18,7 +18,7 @@ Run from the repository root (CPU, offline):
 
    * GRPO: ``--mode grpo`` with the task's checker as the reward (plus ``--extra-reward``),
      ``--grpo-batch`` prompts x ``--num-generations`` completions per step, d1's ``mu`` 12 and
-     ``beta`` 0.01 by default;
+     ``beta`` 0.01 by default, log-probabilities by ``--logp-estimator`` (d1's, or coupled);
    * SFT: ``--mode sft`` on fresh sudoku4 puzzles with the recipe's optimizer settings.
 
    ``--arms`` names the arms to train; another arm is read from the ``arm-NAME.json`` of an
@@ -153,7 +153,7 @@ def arm_config(name: str, args: argparse.Namespace, start: Path) -> Any:
         return TrainRunConfig(mode="grpo", batch_size=args.grpo_batch, num_generations=args.num_generations,
                               num_iterations=args.num_iterations, learning_rate=args.grpo_lr, beta=args.beta,
                               temperature=args.temperature, p_mask_prompt=args.p_mask_prompt,
-                              reward=rewards, **common)
+                              logp_estimator=args.logp_estimator, reward=rewards, **common)
     return TrainRunConfig(mode="sft", batch_size=demo.batch_size, learning_rate=demo.learning_rate,
                           weight_decay=demo.weight_decay, **common)
 
@@ -195,6 +195,8 @@ def main() -> None:
     parser.add_argument("--grpo-lr", type=float, default=1e-4)
     parser.add_argument("--beta", type=float, default=0.01, help="KL weight (d1: 0.01)")
     parser.add_argument("--p-mask-prompt", type=float, default=0.15, help="chance each prompt token is masked when scoring")
+    parser.add_argument("--logp-estimator", choices=("d1", "coupled"), default="d1",
+                        help="GRPO's log-probability estimate (docs/rl.md)")
     parser.add_argument("--temperature", type=float, default=0.7, help="GRPO sampling temperature")
     parser.add_argument("--extra-reward", default="", help="comma-separated rewards added to the checker")
     parser.add_argument("--seed", type=int, default=0)

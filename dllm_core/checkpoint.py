@@ -320,9 +320,12 @@ def load_for_inference(folder: Path | str, family: ModelFamily, *, dtype: Any = 
     """``(model, tokenizer, special tokens)`` of a checkpoint, ready to generate or score.
 
     The model is in eval mode (on ``device`` when given; a LoRA adapter merged into its base
-    weights with ``merge_adapter``), the tokenizer adapted to the family (chat template, family
-    adapter), and the special tokens resolved (a missing mask token is a :class:`DllmError`).
+    weights with ``merge_adapter``; on the CPU its LM head laid out for decoding, see
+    :func:`~dllm_core.modeling.head_layout.column_major_lm_head`), the tokenizer adapted to the
+    family (chat template, family adapter), and the special tokens resolved (a missing mask
+    token is a :class:`DllmError`).
     """
+    from dllm_core.modeling.head_layout import column_major_lm_head
     from dllm_core.special_tokens import adapt_tokenizer, resolve_special_tokens
 
     check_device(device)
@@ -330,6 +333,7 @@ def load_for_inference(folder: Path | str, family: ModelFamily, *, dtype: Any = 
     if merge_adapter and hasattr(model, "merge_and_unload"):
         model = model.merge_and_unload()
     model = (model if device is None else model.to(device)).eval()
+    column_major_lm_head(model)  # faster decoding steps on the CPU, same logits
     tokenizer = adapt_tokenizer(load_tokenizer(folder, family), family)
     special = resolve_special_tokens(model.config, tokenizer, family, source=str(folder))
     return model, tokenizer, special

@@ -17,6 +17,8 @@ once:
   (``DecoderBackbone``), and the config checks ``require_plain_rope`` / ``require_full_attention``;
 * :mod:`~dllm_core.modeling.output`: the output dataclass, ``logits_to_keep`` position selection
   and the masked-LM loss;
+* :mod:`~dllm_core.modeling.head_layout`: ``column_major_lm_head``, the LM head's weight laid
+  out for the CPU's skinny decoding products (same values, bitwise-equal logits);
 * :mod:`~dllm_core.modeling.base`: ``DiffusionLMMixin`` (the ``forward`` contract and embedding
   accessors of a family's ``PreTrainedModel``), ``DiffusionLMHeadMixin`` (with an ``lm_head``
   that may be tied to the embedding) and ``register_auto_classes``.
@@ -38,6 +40,7 @@ from dllm_core.modeling.decoder import (
     require_full_attention,
     require_plain_rope,
 )
+from dllm_core.modeling.head_layout import column_major_lm_head
 from dllm_core.modeling.layers import RMSNorm, SwiGLU, init_weights_normal, norm_heads
 from dllm_core.modeling.output import (
     CACHE_FIELD,
@@ -61,6 +64,7 @@ __all__ = [
     "SwiGLU",
     "apply_rotary",
     "attention_mask_for_sdpa",
+    "column_major_lm_head",
     "default_position_ids",
     "init_weights_normal",
     "keep_positions",

@@ -1,20 +1,34 @@
-"""Per-token log-probabilities of sampled completions, estimated in one forward (d1's diffu-GRPO).
+"""Per-token log-probabilities of sampled completions: d1's one-step estimate, or coupled masks.
 
-A diffusion LM has no exact per-token likelihood. d1 (arXiv 2504.12216, sec. 3.2) estimates
-log pi(o_k | q) for every completion token o_k in ONE forward pass: the completion is fully
-masked and each prompt token is masked independently with probability ``p_mask_prompt``
-(a fresh mask per inner iteration acts as regularisation), then
+A diffusion LM has no exact per-token likelihood; two estimators are offered (``estimator``).
+
+``"d1"`` (d1's diffu-GRPO, arXiv 2504.12216, sec. 3.2) estimates log pi(o_k | q) for every
+completion token o_k in ONE forward pass: the completion is fully masked and each prompt token is
+masked independently with probability ``p_mask_prompt`` (a fresh mask per inner iteration acts as
+regularisation), then
 
     log pi(o_k | q) ~= log softmax(f(q', mask^T))[P + k, o_k]                 [N, T]
 
 where q' is the randomly masked prompt (P tokens, left-padded; padding is never masked) and T the
-completion length. The forward is the one the training objective uses for the family:
+completion length. Every token is scored from the all-masked answer: the sampler's first step.
+
+``"coupled"`` (the complementary masks of DiffuCoder's coupled-GRPO, arXiv 2506.20639) scores
+each token with part of the answer visible, as the sampler's later steps see it: per completion
+a ratio t ~ U(0.2, 0.8) and a mask m_k = [u_k < t] (u_k ~ U(0, 1)); one forward of batch 2N
+runs the answer masked by m and the answer masked by its complement 1 - m, and each token is
+read from the half in which it is masked,
+
+    log pi(o_k | q) ~= m_k log softmax(f(q', o masked by m))[P + k, o_k]
+                       + (1 - m_k) log softmax(f(q', o masked by 1 - m))[P + k, o_k].
+
+The prompt mask q' is the same in both halves. The forward is the one the training objective
+uses for the family:
 
 * masked diffusion: ``model(x_t)``; with the family's ``logit_shift`` (Dream) position i is
   read from the output at i - 1 (:func:`~dllm_core.objectives.model_io.shift_logits`);
 * block diffusion (BD3LM, A2D): ``[x_t ; x_0]`` under the block attention mask of
   :mod:`dllm_core.objectives.block_diffusion`, the completion starting a block (the objective's
-  grid), so each completion block is predicted from itself (all masks) and the clean blocks
+  grid), so each completion block is predicted from itself (masked as above) and the clean blocks
   before it; only the x_t half is read.
 """
 
@@ -53,6 +67,22 @@ def perturb(prompt_ids: torch.Tensor, prompt_mask: torch.Tensor, completion_ids:
     return torch.cat([masked_prompt, torch.full_like(completion_ids, mask_id)], dim=1)  # [N, P + T]
 
 
+#: the range of the coupled estimator's mask ratio t
+COUPLED_RATIO = (0.2, 0.8)
+
+#: the estimators :func:`completion_logprobs` offers
+ESTIMATORS = ("d1", "coupled")
+
+
+def coupled_masks(completion_ids: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """``[N, T]`` bool: the coupled estimator's mask m (True = masked in the first half), each
+    completion with its own ratio t ~ U(:data:`COUPLED_RATIO`)."""
+    low, high = COUPLED_RATIO
+    n, t = completion_ids.shape
+    ratio = low + (high - low) * torch.rand((n, 1), generator=generator, device=completion_ids.device)  # [N, 1]
+    return torch.rand((n, t), generator=generator, device=completion_ids.device) < ratio  # [N, T]
+
+
 def denoiser_logits(model: torch.nn.Module, noisy: torch.Tensor, clean: torch.Tensor, attention_mask: torch.Tensor,
                     scored: torch.Tensor, family: ModelFamily | None, objective: Objective) -> torch.Tensor:
     """The objective's prediction of ``clean`` from ``noisy`` (both ``[B, L]``): logits ``[B, L, V]``.
@@ -70,17 +100,28 @@ def denoiser_logits(model: torch.nn.Module, noisy: torch.Tensor, clean: torch.Te
 def completion_logprobs(model: torch.nn.Module, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor,
                         completion_ids: torch.Tensor, *, mask_id: int, p_mask_prompt: float,
                         family: ModelFamily | None, objective: Objective,
-                        generator: torch.Generator | None = None) -> torch.Tensor:
+                        generator: torch.Generator | None = None, estimator: str = "d1") -> torch.Tensor:
     """log pi(o_k | q) of every completion token, ``[N, T]``, in one forward (module doc)."""
+    if estimator not in ESTIMATORS:
+        raise DllmError(f"unknown log-probability estimator '{estimator}'; use one of {', '.join(ESTIMATORS)}")
     noisy = perturb(prompt_ids, prompt_mask, completion_ids, mask_id=mask_id, p_mask_prompt=p_mask_prompt,
-                    generator=generator)  # [N, P + T]
+                    generator=generator)  # [N, P + T], the answer all masks
     clean = torch.cat([prompt_ids, completion_ids], dim=1)  # [N, P + T]
     attention_mask = torch.cat([prompt_mask, torch.ones_like(completion_ids)], dim=1)  # [N, P + T]
+    prompt_length = prompt_ids.shape[1]
+    if estimator == "coupled":
+        first = coupled_masks(completion_ids, generator)  # [N, T]
+        halves = [torch.cat([noisy[:, :prompt_length], completion_ids.masked_fill(masked, mask_id)], dim=1)
+                  for masked in (first, ~first)]
+        noisy, clean, attention_mask = torch.cat(halves), clean.repeat(2, 1), attention_mask.repeat(2, 1)
     scored = torch.zeros_like(clean, dtype=torch.bool)
-    scored[:, prompt_ids.shape[1]:] = True
-    logits = denoiser_logits(model, noisy, clean, attention_mask, scored, family, objective)  # [N, P + T, V]
-    answer_logits = logits[:, prompt_ids.shape[1]:].float()  # [N, T, V]
-    return selected_logprobs(answer_logits, completion_ids)
+    scored[:, prompt_length:] = True
+    logits = denoiser_logits(model, noisy, clean, attention_mask, scored, family, objective)  # [N', P + T, V]
+    logps = selected_logprobs(logits[:, prompt_length:].float(), clean[:, prompt_length:])  # [N', T]
+    if estimator == "coupled":
+        masked_first, masked_second = logps.chunk(2)
+        return torch.where(first, masked_first, masked_second)  # [N, T]
+    return logps
 
 
 def selected_logprobs(logits: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:

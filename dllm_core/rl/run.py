@@ -28,7 +28,8 @@ def grpo_settings(config: TrainRunConfig) -> Any:
     names = list(config.reward) or default_rewards(config.data)
     return GRPOSettings(rewards=[resolve_reward(name) for name in names], num_generations=config.num_generations,
                         num_iterations=config.num_iterations, epsilon=config.epsilon, beta=config.beta,
-                        p_mask_prompt=config.p_mask_prompt, temperature=config.temperature,
+                        p_mask_prompt=config.p_mask_prompt, logp_estimator=config.logp_estimator,
+                        temperature=config.temperature,
                         sync_ref_steps=config.sync_ref_steps)
 
 

@@ -11,8 +11,9 @@ One optimizer step on a micro-batch of B prompt rows (the data loader's batch):
    log-probabilities of the sampling policy are computed then, one per inner iteration, each with
    that iteration's prompt mask;
 2. the loss of :mod:`~dllm_core.rl.objective` on the rollout: log-probabilities in one forward
-   (:mod:`~dllm_core.rl.logprobs`), with the prompt mask of the inner iteration (the same mask for
-   the current, old and reference model), KL to the reference model when ``beta`` is not 0.
+   (:mod:`~dllm_core.rl.logprobs`, d1's all-masked answer or ``logp_estimator="coupled"``), with
+   the masks of the inner iteration (the same masks for the current, old and reference model),
+   KL to the reference model when ``beta`` is not 0.
 
 The prompts the loader yields during the mu - 1 reuse steps of a rollout are skipped. The
 reference model is the starting model: for a LoRA run the base with the adapter disabled,
@@ -53,6 +54,7 @@ class GRPOSettings:
     epsilon: float = 0.2  # clip range of the ratio
     beta: float = 0.04  # KL coefficient (0: no reference model)
     p_mask_prompt: float = 0.15  # chance each prompt token is masked in the log-prob forward
+    logp_estimator: str = "d1"  # "d1" (all-masked answer) or "coupled" (complementary masks)
     temperature: float = 0.9  # sampling temperature of the rollouts
     sync_ref_steps: int | None = None  # copy the trained weights into the reference every N steps
     scale_rewards: bool = True  # divide advantages by the group's reward std
@@ -169,14 +171,19 @@ class GRPOTrainer(DiffusionTrainer):
         return completion_logprobs(model, batch["prompt_ids"], batch["prompt_mask"], batch["completion_ids"],
                                    mask_id=self.session.special.mask_token_id,
                                    p_mask_prompt=self.settings.p_mask_prompt, family=self.family,
-                                   objective=self.objective, generator=generator)
+                                   objective=self.objective, generator=generator,
+                                   estimator=self.settings.logp_estimator)
 
     def floating_point_ops(self, inputs: dict[str, Any]) -> int:
         """The stock estimate of the policy update of this micro-batch: ``6 x N x (P + T) x``
         non-embedding parameters over the rollout just used (``inputs`` holds records, not token
-        ids). Like the stock count it leaves out forwards without a backward: sampling, reference."""
+        ids; twice that for the coupled estimator's two halves). Like the stock count it leaves out
+        forwards without a backward: sampling, reference."""
         rollout = self._rollouts.get(self._micro[1] - 1)
-        return 0 if rollout is None else self.token_flops(rollout.prompt_ids.numel() + rollout.completion_ids.numel())
+        if rollout is None:
+            return 0
+        halves = 2 if self.settings.logp_estimator == "coupled" else 1
+        return self.token_flops(halves * (rollout.prompt_ids.numel() + rollout.completion_ids.numel()))
 
     # -- rollouts ----------------------------------------------------------------------------
     def _rollout(self, model: torch.nn.Module, records: Sequence[Mapping[str, Any]], micro: int) -> Rollout:

@@ -22,6 +22,7 @@ from dllm_core.training.adapters import LoraOptions, check_adapter_extras
 
 Mode = Literal["sft", "pt", "grpo"]
 SftPadding = Literal["ignore", "eos"]
+LogpEstimator = Literal["d1", "coupled"]
 
 #: the groups of ``dllm train --help``
 MODEL, DATA, OBJECTIVE, RUN = "model", "data", "objective", "run"
@@ -118,6 +119,9 @@ class TrainRunConfig:
     epsilon: float = option(0.2, group=GRPO, help="clip range of the probability ratio")
     beta: float = option(0.04, group=GRPO, help="weight of the KL to the reference model (0: no reference)")
     p_mask_prompt: float = option(0.15, group=GRPO, help="chance each prompt token is masked when scoring")
+    logp_estimator: LogpEstimator = option(
+        "d1", group=GRPO, help="log-probabilities from the all-masked answer (d1) or from two complementary "
+                               "partial masks (coupled; docs/rl.md)")
     temperature: float = option(0.9, group=GRPO, help="sampling temperature of the completions")
     sync_ref_steps: int | None = option(
         None, group=GRPO, help="copy the trained weights into the reference model every N steps (default never)")

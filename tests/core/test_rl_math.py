@@ -1,5 +1,6 @@
 """diffu-GRPO math: advantages and the clipped objective against hand-computed values, and the
-one-forward log-probability estimate against a direct position-by-position computation."""
+one-forward log-probability estimates (d1's and the coupled one) against a direct
+position-by-position computation."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from transformers import LlamaConfig, LlamaForCausalLM  # noqa: E402
 
 from dllm_core.objectives import BlockDiffusionConfig, BlockDiffusionObjective, MaskedDiffusionObjective  # noqa: E402
 from dllm_core.rl.advantages import group_advantages  # noqa: E402
-from dllm_core.rl.logprobs import completion_logprobs, completion_mask, perturb  # noqa: E402
+from dllm_core.errors import DllmError  # noqa: E402
+from dllm_core.rl.logprobs import COUPLED_RATIO, completion_logprobs, completion_mask, coupled_masks, perturb  # noqa: E402
 from dllm_core.rl.objective import grpo_loss, k3_kl  # noqa: E402
 
 VOCAB, PAD, MASK, EOS = 16, 14, 15, 13
@@ -148,3 +150,57 @@ def test_block_diffusion_logprobs_read_each_block_from_itself_and_earlier_clean_
     # the first completion block depends on the clean prompt
     other_prompt = completion_logprobs(model, prompt.flip(1), prompt_mask, completion, p_mask_prompt=0.0, **kwargs)
     assert not torch.allclose(base[:, :2], other_prompt[:, :2], atol=1e-3)
+
+
+@pytest.mark.parametrize("shift", [False, True])
+def test_coupled_logprobs_equal_a_direct_computation(shift):
+    """Each token is read from the half of the 2N batch in which it is masked, the other half's
+    answer tokens visible: the same numbers as running that half's row alone."""
+    model = _model(2)
+    prompt, prompt_mask, completion = _rows()
+    family = SimpleNamespace(logit_shift=shift, name="toy")
+    seed = 11
+    estimate = completion_logprobs(model, prompt, prompt_mask, completion, mask_id=MASK, p_mask_prompt=0.3,
+                                   family=family, objective=MaskedDiffusionObjective(),
+                                   generator=torch.Generator().manual_seed(seed), estimator="coupled")
+    generator = torch.Generator().manual_seed(seed)  # the same draws, in the same order
+    noisy = perturb(prompt, prompt_mask, completion, mask_id=MASK, p_mask_prompt=0.3, generator=generator)
+    first = coupled_masks(completion, generator)
+    direct = torch.zeros_like(estimate)
+    with torch.no_grad():
+        for n in range(prompt.shape[0]):
+            for masked in (first[n], ~first[n]):
+                row = torch.cat([noisy[n, :5], completion[n].masked_fill(masked, MASK)])[None]  # [1, P + T]
+                log_probs = model(input_ids=row).logits[0].log_softmax(-1)  # [L, V]
+                for k in torch.nonzero(masked).flatten().tolist():
+                    source = 5 + k - 1 if shift else 5 + k
+                    direct[n, k] = log_probs[source, completion[n, k]]
+    assert torch.allclose(estimate, direct, atol=1e-5)
+
+
+def test_coupled_estimate_sees_the_other_answer_tokens_and_d1_does_not():
+    model = _model(3)
+    prompt, prompt_mask, completion = _rows()
+    kwargs = dict(mask_id=MASK, p_mask_prompt=0.0, family=None, objective=MaskedDiffusionObjective())
+    changed = completion.clone()
+    changed[:, 3] = torch.tensor([7, 8])  # only the last answer token differs
+
+    def both(estimator: str) -> tuple[torch.Tensor, torch.Tensor]:
+        return tuple(completion_logprobs(model, prompt, prompt_mask, c, generator=torch.Generator().manual_seed(5),
+                                         estimator=estimator, **kwargs) for c in (completion, changed))
+
+    d1, d1_changed = both("d1")
+    assert torch.allclose(d1[:, :3], d1_changed[:, :3], atol=1e-6)  # every answer token is masked
+    coupled, coupled_changed = both("coupled")
+    assert not torch.allclose(coupled[:, :3], coupled_changed[:, :3], atol=1e-4)
+    with pytest.raises(DllmError, match="unknown log-probability estimator 'elbo'"):
+        completion_logprobs(model, prompt, prompt_mask, completion, estimator="elbo", **kwargs)
+
+
+def test_coupled_mask_ratios_stay_in_their_range():
+    masks = coupled_masks(torch.zeros(400, 200, dtype=torch.long), torch.Generator().manual_seed(0))
+    ratios = masks.float().mean(dim=1)  # [N], each near its own t
+    low, high = COUPLED_RATIO
+    assert low - 0.12 < ratios.min() and ratios.max() < high + 0.12
+    assert ratios.mean().item() == pytest.approx((low + high) / 2, abs=0.03)
+    assert ratios.std().item() > 0.1  # one t per completion, not one for all

@@ -17,6 +17,7 @@ BASE = ["train", "--family", "llada", "--preset", "tiny", "--mode", "grpo", "--o
     (("--data", "sudoku4", "--reward", "sudoku5"), "unknown reward 'sudoku5'"),
     (("--data", "sudoku4", "--reward", "nowhere.py:f"), "no file nowhere.py"),
     (("--data", "sudoku4+addition"), "--mode grpo needs a reward"),
+    (("--data", "sudoku4", "--logp-estimator", "elbo"), "argument --logp-estimator: invalid choice: 'elbo'"),
 ])
 def test_bad_grpo_options_are_one_line_errors(argv, message, capsys):
     assert main([*BASE, *argv]) == 2
