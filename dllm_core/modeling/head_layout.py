@@ -11,7 +11,9 @@ On the CPU (MKL, float32) it runs 10-35% faster when W's memory holds W^T [D, V]
 logits are bitwise those of the row-major weight for products of 4 rows or more (why the
 generation runner gives the head at least
 :data:`~dllm_core.generation.runner.MIN_HEAD_ROWS` rows); on several threads MKL splits the two
-products differently and the last bits may differ (seen at V 2048, D 64, 10 rows, 2 threads).
+products differently for some row counts (on 2 threads: 5-7 and 9-11) and the last bits may
+differ; against the references' product over every row, kept rows of either layout are bitwise
+equal for the same row counts (docs/speed.md).
 Every golden case (108) passes with the golden models re-laid.
 
 :func:`column_major_lm_head` re-lays the weight once, in place: same parameter object, shape,
