@@ -15,9 +15,10 @@ so the outputs ``[klo - 1, khi - 1)`` are needed and a cached step starts its qu
 ``qs = min(lo, klo - 1)``; otherwise ``qs = lo``. Only the needed outputs go through the LM
 head when the model takes ``logits_to_keep``.
 
-The LM head runs on at least :data:`MIN_HEAD_ROWS` rows (the last kept output repeated): CPU
-matrix products of fewer rows take another kernel whose results differ from the same rows of a
-larger product in the last bits, and the references project every position.
+The LM head runs on a multiple of :data:`HEAD_ROW_MULTIPLE` rows (the last kept output repeated):
+CPU matrix products of other small row counts (1-3 rows; on some thread counts also 5-7 and
+9-11) take another kernel, or another split between threads, whose results differ from the same
+rows of a larger product in the last bits, and the references project every position.
 
 Static shapes (``static_shapes``, implied by ``compile``): every call of a block has the same
 shapes and the model call reads nothing back to the host, so ``torch.compile(dynamic=False)``
@@ -54,18 +55,19 @@ from dllm_core.generation.capabilities import ModelCapabilities
 from dllm_core.generation.compiled import CompileSetting, compiled_model
 
 
-#: fewest rows the LM head is run on (see the module doc)
-MIN_HEAD_ROWS = 4
+#: the LM head runs on a multiple of this many rows (see the module doc)
+HEAD_ROW_MULTIPLE = 4
 
 
 def head_rows(keep: slice | torch.Tensor, device: torch.device) -> tuple[slice | torch.Tensor, int]:
-    """``(rows, n)``: the ``n`` output indices ``keep`` names, padded to :data:`MIN_HEAD_ROWS`
-    by repeating the last one (``keep`` itself when it names enough)."""
+    """``(rows, n)``: the ``n`` output indices ``keep`` names, padded to a multiple of
+    :data:`HEAD_ROW_MULTIPLE` by repeating the last one (``keep`` itself when ``n`` is one)."""
     count = keep.stop - keep.start if isinstance(keep, slice) else keep.numel()
-    if count >= MIN_HEAD_ROWS:
+    padded = -(-max(count, 1) // HEAD_ROW_MULTIPLE) * HEAD_ROW_MULTIPLE
+    if count == padded:
         return keep, count
     index = torch.arange(keep.start, keep.stop, device=device) if isinstance(keep, slice) else keep
-    return torch.cat([index, index[-1:].expand(MIN_HEAD_ROWS - count)]), count
+    return torch.cat([index, index[-1:].expand(padded - count)]), count
 
 
 class StepRunner:
@@ -176,7 +178,7 @@ def kept_logits(model: Any, input_ids: torch.Tensor, keep: slice | torch.Tensor,
     """Logits ``[B, n, V]`` of the outputs ``keep`` of ``model(input_ids, **kwargs)``.
 
     With ``slice_logits`` the model runs its LM head on those outputs only (``logits_to_keep``,
-    at least :data:`MIN_HEAD_ROWS` rows, see :func:`head_rows`); otherwise the full head's
+    a multiple of :data:`HEAD_ROW_MULTIPLE` rows, see :func:`head_rows`); otherwise the full head's
     outputs are cut.
     """
     if slice_logits:

@@ -8,12 +8,11 @@ and with V in the tens of thousands that product reads the whole weight for a ha
 On the CPU (MKL, float32) it runs 10-35% faster when W's memory holds W^T [D, V] row by row
 (strides ``(1, V)``; the kernel then reads it without transposing), measured at vocabularies of
 32000 to 126464 with D 256 to 4096 and 4 to 128 rows; bfloat16 gains nothing. On one thread the
-logits are bitwise those of the row-major weight for products of 4 rows or more (why the
-generation runner gives the head at least
-:data:`~dllm_core.generation.runner.MIN_HEAD_ROWS` rows); on several threads MKL splits the two
-products differently for some row counts (on 2 threads: 5-7 and 9-11) and the last bits may
-differ; against the references' product over every row, kept rows of either layout are bitwise
-equal for the same row counts (docs/speed.md).
+logits are bitwise those of the row-major weight for products of 4 rows or more; on several
+threads MKL splits the two products differently for some row counts (on 2 threads: 5-7 and
+9-11) and the last bits may differ. Against the references' product over every row, kept rows
+of either layout are bitwise equal for the same row counts, which the generation runner keeps
+to (:data:`~dllm_core.generation.runner.HEAD_ROW_MULTIPLE`; docs/speed.md).
 Every golden case (108) passes with the golden models re-laid.
 
 :func:`column_major_lm_head` re-lays the weight once, in place: same parameter object, shape,

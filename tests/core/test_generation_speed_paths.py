@@ -9,7 +9,7 @@ import torch
 
 from dllm_core.generation import FASTDLLM, LLADA, generate
 from dllm_core.generation.draws import DrawFrame
-from dllm_core.generation.runner import MIN_HEAD_ROWS, head_rows
+from dllm_core.generation.runner import HEAD_ROW_MULTIPLE, head_rows
 from dllm_core.testing.generation import ToyDiffusionLM
 
 MASK = 39
@@ -36,8 +36,8 @@ def _kept_rows(model, run):
     (FASTDLLM, dict(steps=16, gen_length=16, block_length=8, use_cache="prefix", threshold=0.3)),
 ])
 def test_head_runs_on_the_columns_that_still_hold_a_mask(model, preset, params):
-    """Every call projects exactly the columns where some row still has a candidate (at least
-    MIN_HEAD_ROWS rows), and the tokens equal those of a full LM head."""
+    """Every call projects exactly the columns where some row still has a candidate (padded to a
+    multiple of HEAD_ROW_MULTIPLE rows), and the tokens equal those of a full LM head."""
     prompts = torch.tensor([[3, 14, 15, 9, 2, 6], [5, 3, 5, 8, 9, 7]])
     kw = dict(preset=preset, supports_logits_to_keep=True, supports_kv_cache=True, return_history=True, **params)
     out, rows = _kept_rows(model, lambda: generate(model, prompts, **kw))
@@ -49,17 +49,39 @@ def test_head_runs_on_the_columns_that_still_hold_a_mask(model, preset, params):
         masked = (before == MASK).any(dim=0)  # [L] a column some row still has to fill
         block = (int(masked.nonzero()[0]) - width) // params["block_length"]
         end = width + (block + 1) * params["block_length"]
-        expected.append(max(int(masked[width:end].sum()), MIN_HEAD_ROWS))
+        count = int(masked[width:end].sum())
+        expected.append(-(-count // HEAD_ROW_MULTIPLE) * HEAD_ROW_MULTIPLE)
     assert rows == expected
     assert min(expected) < params["block_length"]  # some call skipped committed columns
 
 
-def test_head_rows_pads_short_keeps_by_repeating_the_last():
+def test_head_rows_pad_keeps_to_a_multiple_of_four_by_repeating_the_last():
     rows, count = head_rows(slice(3, 5), torch.device("cpu"))
     assert count == 2 and rows.tolist() == [3, 4, 4, 4]
     rows, count = head_rows(torch.tensor([2, 7, 9]), torch.device("cpu"))
     assert count == 3 and rows.tolist() == [2, 7, 9, 9]
+    rows, count = head_rows(slice(10, 19), torch.device("cpu"))
+    assert count == 9 and rows.tolist() == [*range(10, 19), 18, 18, 18]
     assert head_rows(slice(0, 8), torch.device("cpu")) == (slice(0, 8), 8)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_padded_head_rows_are_bitwise_those_of_the_full_product(threads):
+    """What the padding is for: kept rows of one product equal those rows of the product over a
+    whole canvas (the references' head), on one thread and on two (where 5-7 and 9-11 rows alone
+    are split between the threads differently)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        weight = torch.randn(2048, 64, generator=torch.Generator().manual_seed(0)) / 8  # [V, D]
+        hidden = torch.randn(96, 64, generator=torch.Generator().manual_seed(1))  # [L, D]
+        full = torch.nn.functional.linear(hidden, weight)  # [L, V]
+        for count in range(1, 24):
+            rows, kept = head_rows(slice(40, 40 + count), torch.device("cpu"))
+            logits = torch.nn.functional.linear(hidden[rows], weight)[:kept]
+            assert torch.equal(logits, full[40:40 + count]), count
+    finally:
+        torch.set_num_threads(before)
 
 
 def test_frame_cuts_and_embeds_scattered_columns_where_the_contiguous_frame_has_them():
