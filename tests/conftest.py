@@ -1,4 +1,4 @@
-"""Shared pytest fixtures: offline Hugging Face settings and the golden data folder."""
+"""Shared pytest fixtures: offline Hugging Face settings, the golden data folder, one torch thread."""
 
 from __future__ import annotations
 
@@ -34,3 +34,15 @@ def golden2_dir() -> Path:
     except FileNotFoundError as exc:
         pytest.fail(str(exc))
     return golden2_path()
+
+
+@pytest.fixture
+def one_torch_thread():
+    """The test runs on one torch thread (restored after): on several, MKL splits some small
+    matrix products differently by weight layout and their last bits change (docs/speed.md)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -64,7 +64,7 @@ def test_checkpoint_records_dream_defaults_and_cart(checkpoint):
     assert config["model_type"] == "Dream" and config["bos_token_id"] == build_char_tokenizer().bos_token_id
 
 
-def test_reload_gives_identical_logits_through_auto_class_and_sampler(checkpoint):
+def test_reload_gives_identical_logits_through_auto_class_and_sampler(checkpoint, one_torch_thread):
     from transformers import AutoModel
 
     import dllm_dream.modeling_dream as modeling
@@ -74,15 +74,8 @@ def test_reload_gives_identical_logits_through_auto_class_and_sampler(checkpoint
     sampler = InferenceSession.load(checkpoint)
     assert type(auto) is type(sampler.model) is modeling.DreamModel and sampler.generator.name == "dream"
     ids = torch.tensor([sampler.encode("<|bos|>1234\n3412\n", add_special_tokens=False)])
-    # one thread: the sampler's LM head is laid out column-major (load_for_inference), and for
-    # products of under 12 rows 2 MKL threads split the two layouts differently (docs/speed.md)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with torch.no_grad():
-            torch.testing.assert_close(auto(ids).logits, sampler.model(ids).logits, rtol=0, atol=0)
-    finally:
-        torch.set_num_threads(threads)
+    with torch.no_grad():  # one thread: the sampler's LM head is column-major (load_for_inference)
+        torch.testing.assert_close(auto(ids).logits, sampler.model(ids).logits, rtol=0, atol=0)
 
 
 def test_dllm_sample_on_the_trained_checkpoint(checkpoint):

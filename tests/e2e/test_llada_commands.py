@@ -40,7 +40,7 @@ def test_checkpoint_folder_is_complete(checkpoint):
     assert [row["step"] for row in history if "loss" in row] == [2, 4, 6]
 
 
-def test_reload_gives_identical_logits_through_auto_class_and_sampler(checkpoint):
+def test_reload_gives_identical_logits_through_auto_class_and_sampler(checkpoint, one_torch_thread):
     from transformers import AutoModelForMaskedLM
 
     import dllm_llada.modeling_llada as modeling
@@ -51,15 +51,8 @@ def test_reload_gives_identical_logits_through_auto_class_and_sampler(checkpoint
     sampler = InferenceSession.load(checkpoint)
     assert type(auto) is type(sampler.model) is modeling.LLaDAModelLM
     ids = torch.tensor([sampler.encode("1234\n3412\n", add_special_tokens=False)])
-    # one thread: the sampler's LM head is laid out column-major (load_for_inference), and for
-    # products of under 12 rows 2 MKL threads split the two layouts differently (docs/speed.md)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with torch.no_grad():
-            torch.testing.assert_close(auto(ids).logits, sampler.model(ids).logits, rtol=0, atol=0)
-    finally:
-        torch.set_num_threads(threads)
+    with torch.no_grad():  # one thread: the sampler's LM head is column-major (load_for_inference)
+        torch.testing.assert_close(auto(ids).logits, sampler.model(ids).logits, rtol=0, atol=0)
 
 
 def _run(*args: str) -> subprocess.CompletedProcess:

@@ -53,19 +53,10 @@ def test_the_weight_is_relaid_in_place(pair):
     assert relaid.get_output_embeddings().weight is parameter
 
 
-@pytest.fixture
-def one_thread():
-    """One torch thread: several split the product differently per layout (last-bit changes)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.mark.parametrize("keep", [0, slice(20, 24), slice(16, 32), torch.tensor([17, 18, 25, 30, 31])],
                          ids=["all", "4 rows", "16 rows", "5 gathered"])
 @torch.no_grad()
-def test_logits_are_bitwise_those_of_the_loaded_layout_on_one_thread(pair, keep, one_thread):
+def test_logits_are_bitwise_those_of_the_loaded_layout_on_one_thread(pair, keep, one_torch_thread):
     model, relaid = pair
     ids = torch.randint(0, MASK, (2, 40), generator=torch.Generator().manual_seed(1))
     ids[:, 16:] = MASK
