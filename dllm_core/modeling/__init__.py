@@ -18,7 +18,8 @@ once:
 * :mod:`~dllm_core.modeling.output`: the output dataclass, ``logits_to_keep`` position selection
   and the masked-LM loss;
 * :mod:`~dllm_core.modeling.head_layout`: ``column_major_lm_head``, the LM head's weight laid
-  out for the CPU's skinny decoding products (same values, bitwise-equal logits);
+  out for the CPU's skinny decoding products (same values; the logits bitwise equal on one
+  thread);
 * :mod:`~dllm_core.modeling.base`: ``DiffusionLMMixin`` (the ``forward`` contract and embedding
   accessors of a family's ``PreTrainedModel``), ``DiffusionLMHeadMixin`` (with an ``lm_head``
   that may be tied to the embedding) and ``register_auto_classes``.

@@ -42,7 +42,7 @@ def column_major_lm_head(model: Any) -> bool:
         return False
     if weight.device.type != "cpu" or weight.dtype != torch.float32 or weight.dim() != 2:
         return False
-    if not weight.is_contiguous() or min(weight.shape) < 2:
+    if not weight.is_contiguous():
         return False
     with torch.no_grad():
         weight.data = weight.data.t().contiguous().t()  # [V, D], strides (1, V)
