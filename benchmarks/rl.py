@@ -43,9 +43,10 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, get_args
 
 from dllm_core.hookspecs import hookimpl
+from dllm_core.training.run_config import LogpEstimator
 
 ANSWER = {"gen_length": 20, "block_length": 20, "steps": 20}
 
@@ -197,7 +198,7 @@ def main() -> None:
     parser.add_argument("--grpo-lr", type=float, default=1e-4)
     parser.add_argument("--beta", type=float, default=0.01, help="KL weight (d1: 0.01)")
     parser.add_argument("--p-mask-prompt", type=float, default=0.15, help="chance each prompt token is masked when scoring")
-    parser.add_argument("--logp-estimator", choices=("d1", "coupled"), default="d1",
+    parser.add_argument("--logp-estimator", choices=get_args(LogpEstimator), default="d1",
                         help="GRPO's log-probability estimate (docs/rl.md)")
     parser.add_argument("--temperature", type=float, default=0.7, help="GRPO sampling temperature")
     parser.add_argument("--extra-reward", default="", help="comma-separated rewards added to the checker")

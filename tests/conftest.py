@@ -1,4 +1,4 @@
-"""Shared pytest fixtures: offline Hugging Face settings, the golden data folder, one torch thread."""
+"""Shared pytest fixtures: offline Hugging Face settings, the golden data folder, torch threads."""
 
 from __future__ import annotations
 
@@ -37,12 +37,13 @@ def golden2_dir() -> Path:
 
 
 @pytest.fixture
-def one_torch_thread():
-    """The test runs on one torch thread (restored after): on several, MKL splits some small
-    matrix products differently by weight layout and their last bits change (docs/speed.md)."""
+def torch_threads(request):
+    """The test runs on this many torch threads (1, or the parameter of an indirect
+    parametrization), restored after: on several, MKL splits some small matrix products
+    differently, and their last bits change (docs/speed.md)."""
     import torch
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
+    before = torch.get_num_threads()
+    torch.set_num_threads(getattr(request, "param", 1))
     yield
-    torch.set_num_threads(threads)
+    torch.set_num_threads(before)

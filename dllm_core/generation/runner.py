@@ -61,7 +61,7 @@ HEAD_ROW_MULTIPLE = 4
 
 def head_rows(keep: slice | torch.Tensor, device: torch.device) -> tuple[slice | torch.Tensor, int]:
     """``(rows, n)``: the ``n`` output indices ``keep`` names, padded to a multiple of
-    :data:`HEAD_ROW_MULTIPLE` by repeating the last one (``keep`` itself when ``n`` is one)."""
+    :data:`HEAD_ROW_MULTIPLE` by repeating the last one (``keep`` itself when ``n`` already is one)."""
     count = keep.stop - keep.start if isinstance(keep, slice) else keep.numel()
     padded = -(-max(count, 1) // HEAD_ROW_MULTIPLE) * HEAD_ROW_MULTIPLE
     if count == padded:

@@ -34,7 +34,7 @@ uses for the family:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_args
 
 import torch
 
@@ -42,6 +42,7 @@ from dllm_core.errors import DllmError
 from dllm_core.objectives.block_diffusion import BlockDiffusionObjective
 from dllm_core.objectives.masked_diffusion import MaskedDiffusionObjective
 from dllm_core.objectives.model_io import logits_of, shift_logits
+from dllm_core.training.run_config import LogpEstimator
 
 if TYPE_CHECKING:
     from dllm_core.family import ModelFamily
@@ -70,8 +71,8 @@ def perturb(prompt_ids: torch.Tensor, prompt_mask: torch.Tensor, completion_ids:
 #: the range of the coupled estimator's mask ratio t
 COUPLED_RATIO = (0.2, 0.8)
 
-#: the estimators :func:`completion_logprobs` offers
-ESTIMATORS = ("d1", "coupled")
+#: the estimators :func:`completion_logprobs` offers (``--logp-estimator``'s choices)
+ESTIMATORS: tuple[str, ...] = get_args(LogpEstimator)
 
 
 def coupled_masks(completion_ids: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:

@@ -65,23 +65,18 @@ def test_head_rows_pad_keeps_to_a_multiple_of_four_by_repeating_the_last():
     assert head_rows(slice(0, 8), torch.device("cpu")) == (slice(0, 8), 8)
 
 
-@pytest.mark.parametrize("threads", [1, 2])
-def test_padded_head_rows_are_bitwise_those_of_the_full_product(threads):
+@pytest.mark.parametrize("torch_threads", [1, 2], indirect=True)
+def test_padded_head_rows_are_bitwise_those_of_the_full_product(torch_threads):
     """What the padding is for: kept rows of one product equal those rows of the product over a
     whole canvas (the references' head), on one thread and on two (where 5-7 and 9-11 rows alone
     are split between the threads differently)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        weight = torch.randn(2048, 64, generator=torch.Generator().manual_seed(0)) / 8  # [V, D]
-        hidden = torch.randn(96, 64, generator=torch.Generator().manual_seed(1))  # [L, D]
-        full = torch.nn.functional.linear(hidden, weight)  # [L, V]
-        for count in range(1, 24):
-            rows, kept = head_rows(slice(40, 40 + count), torch.device("cpu"))
-            logits = torch.nn.functional.linear(hidden[rows], weight)[:kept]
-            assert torch.equal(logits, full[40:40 + count]), count
-    finally:
-        torch.set_num_threads(before)
+    weight = torch.randn(2048, 64, generator=torch.Generator().manual_seed(0)) / 8  # [V, D]
+    hidden = torch.randn(96, 64, generator=torch.Generator().manual_seed(1))  # [L, D]
+    full = torch.nn.functional.linear(hidden, weight)  # [L, V]
+    for count in range(1, 24):
+        rows, kept = head_rows(slice(40, 40 + count), torch.device("cpu"))
+        logits = torch.nn.functional.linear(hidden[rows], weight)[:kept]
+        assert torch.equal(logits, full[40:40 + count]), count
 
 
 def test_frame_cuts_and_embeds_scattered_columns_where_the_contiguous_frame_has_them():

@@ -64,7 +64,7 @@ def test_checkpoint_records_dream_defaults_and_cart(checkpoint):
     assert config["model_type"] == "Dream" and config["bos_token_id"] == build_char_tokenizer().bos_token_id
 
 
-def test_reload_gives_identical_logits_through_auto_class_and_sampler(checkpoint, one_torch_thread):
+def test_reload_gives_identical_logits_through_auto_class_and_sampler(checkpoint, torch_threads):
     from transformers import AutoModel
 
     import dllm_dream.modeling_dream as modeling

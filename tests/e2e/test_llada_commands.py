@@ -40,7 +40,7 @@ def test_checkpoint_folder_is_complete(checkpoint):
     assert [row["step"] for row in history if "loss" in row] == [2, 4, 6]
 
 
-def test_reload_gives_identical_logits_through_auto_class_and_sampler(checkpoint, one_torch_thread):
+def test_reload_gives_identical_logits_through_auto_class_and_sampler(checkpoint, torch_threads):
     from transformers import AutoModelForMaskedLM
 
     import dllm_llada.modeling_llada as modeling

@@ -56,7 +56,7 @@ def test_the_weight_is_relaid_in_place(pair):
 @pytest.mark.parametrize("keep", [0, slice(20, 24), slice(16, 32), torch.tensor([17, 18, 25, 30, 31])],
                          ids=["all", "4 rows", "16 rows", "5 gathered"])
 @torch.no_grad()
-def test_logits_are_bitwise_those_of_the_loaded_layout_on_one_thread(pair, keep, one_torch_thread):
+def test_logits_are_bitwise_those_of_the_loaded_layout_on_one_thread(pair, keep, torch_threads):
     model, relaid = pair
     ids = torch.randint(0, MASK, (2, 40), generator=torch.Generator().manual_seed(1))
     ids[:, 16:] = MASK
