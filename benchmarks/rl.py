@@ -18,7 +18,8 @@ Run from the repository root (CPU, offline):
 
    * GRPO: ``--mode grpo`` with the task's checker as the reward (plus ``--extra-reward``),
      ``--grpo-batch`` prompts x ``--num-generations`` completions per step, d1's ``mu`` 12 and
-     ``beta`` 0.01 by default, log-probabilities by ``--logp-estimator`` (d1's, or coupled);
+     ``beta`` 0.01 by default, log-probabilities by ``--logp-estimator`` (d1's, coupled or
+     trajectory);
    * SFT: ``--mode sft`` on fresh sudoku4 puzzles with the recipe's optimizer settings.
 
    ``--arms`` names the arms to train; another arm is read from the ``arm-NAME.json`` of an
@@ -31,8 +32,8 @@ Results: ``--output-dir``/``rl.json`` and ``rl_curves.png``.
 
 Measured (2-core CPU, 20 CPU minutes per arm, 200 puzzles, start 53.0% after 200 SFT steps):
 GRPO with ``--logp-estimator coupled`` 55.0% (2765 steps) beside continued SFT 99.5% (11321
-steps); with d1's estimator (an earlier run, under load) 47.0% (2528 steps) and SFT 99.0%. See
-docs/rl.md.
+steps); with d1's estimator (an earlier run, under load) 47.0% (2528 steps) and SFT 99.0%;
+five-minute pilots of the trajectory estimator 40-56%. See docs/rl.md.
 """
 
 from __future__ import annotations
@@ -156,7 +157,8 @@ def arm_config(name: str, args: argparse.Namespace, start: Path) -> Any:
         return TrainRunConfig(mode="grpo", batch_size=args.grpo_batch, num_generations=args.num_generations,
                               num_iterations=args.num_iterations, learning_rate=args.grpo_lr, beta=args.beta,
                               temperature=args.temperature, p_mask_prompt=args.p_mask_prompt,
-                              logp_estimator=args.logp_estimator, reward=rewards, **common)
+                              logp_estimator=args.logp_estimator, trajectory_shrinkage=args.trajectory_shrinkage,
+                              reward=rewards, **common)
     return TrainRunConfig(mode="sft", batch_size=demo.batch_size, learning_rate=demo.learning_rate,
                           weight_decay=demo.weight_decay, **common)
 
@@ -200,6 +202,8 @@ def main() -> None:
     parser.add_argument("--p-mask-prompt", type=float, default=0.15, help="chance each prompt token is masked when scoring")
     parser.add_argument("--logp-estimator", choices=get_args(LogpEstimator), default="d1",
                         help="GRPO's log-probability estimate (docs/rl.md)")
+    parser.add_argument("--trajectory-shrinkage", type=int, default=4,
+                        help="--logp-estimator trajectory: sampler steps scored by one canvas")
     parser.add_argument("--temperature", type=float, default=0.7, help="GRPO sampling temperature")
     parser.add_argument("--extra-reward", default="", help="comma-separated rewards added to the checker")
     parser.add_argument("--seed", type=int, default=0)

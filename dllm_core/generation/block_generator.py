@@ -107,7 +107,7 @@ class BlockGenerator(Generator):
             raise DllmError(f"generator '{self.name}' rejected its settings: {exc}") from None
         starts = output.region_start.tolist()
         traces = None if recorder is None else [(recorder, start) for start in starts]
-        return Generation(output.answers(), output.nfe, traces)
+        return Generation(output.answers(), output.nfe, traces, answer_starts=starts)
 
     def show_row(self, session: Any, generation: Generation, row: int, options: Mapping[str, Any]) -> None:
         """Replay the recorded canvas of ``row`` (``--show-denoising``)."""

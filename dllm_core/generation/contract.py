@@ -97,11 +97,16 @@ class Generation:
         nfe: forward calls of the model for the whole batch.
         traces: per row, whatever the generator recorded for ``show_row`` (denoising frames,
             edit histories), or ``None`` when nothing was recorded.
+        answer_starts: per row, the canvas column where ``rows[row]`` begins in the ``tokens``
+            and ``committed`` tensors a step ``callback`` receives
+            (:class:`~dllm_core.generation.output.StepInfo`), or
+            ``None`` when the generator's steps do not commit tokens in place (Edit Flows).
     """
 
     rows: list[list[int]]
     nfe: int
     traces: list[Any] | None = None
+    answer_starts: list[int] | None = None
 
 
 StepCallback = Callable[[Any], None]

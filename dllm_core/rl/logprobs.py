@@ -1,6 +1,6 @@
-"""Per-token log-probabilities of sampled completions: d1's one-step estimate, or coupled masks.
+"""Per-token log-probabilities of sampled completions: d1's one-step estimate, coupled masks, trajectory.
 
-A diffusion LM has no exact per-token likelihood; two estimators are offered (``estimator``).
+A diffusion LM has no exact per-token likelihood; three estimators are offered (``estimator``).
 
 ``"d1"`` (d1's diffu-GRPO, arXiv 2504.12216, sec. 3.2) estimates log pi(o_k | q) for every
 completion token o_k in ONE forward pass: the completion is fully masked and each prompt token is
@@ -21,8 +21,21 @@ read from the half in which it is masked,
     log pi(o_k | q) ~= m_k log softmax(f(q', o masked by m))[P + k, o_k]
                        + (1 - m_k) log softmax(f(q', o masked by 1 - m))[P + k, o_k].
 
-The prompt mask q' is the same in both halves. The forward is the one the training objective
-uses for the family:
+``"trajectory"`` (TraceRL's trajectory-aware estimate, arXiv 2509.06949) scores each token under
+the canvas the sampler committed it from. The rollout records the step c_k that committed o_k
+(:class:`~dllm_core.generation.commit_order.CommitOrder`); with the shrinkage s
+(``trajectory_shrinkage``) the steps fall into chunks g_k = c_k // s, and chunk g's canvas shows
+the tokens committed in earlier chunks and masks the rest,
+
+    x^g = o with o_j masked wherever g_j >= g,       g = 0 .. K - 1,
+    log pi(o_k | q) ~= log softmax(f(q', x^{g_k}))[P + k, o_k],
+
+in one forward of batch K N. With s = 1 and one token per step this is the sampler's own
+log-probability of each token given its state (the policy gradient of the trajectory, for the
+token choices); s larger than the run's steps is d1's estimate.
+
+The prompt mask q' is the same in every half or chunk. The forward is the one the training
+objective uses for the family:
 
 * masked diffusion: ``model(x_t)``; with the family's ``logit_shift`` (Dream) position i is
   read from the output at i - 1 (:func:`~dllm_core.objectives.model_io.shift_logits`);
@@ -98,13 +111,28 @@ def denoiser_logits(model: torch.nn.Module, noisy: torch.Tensor, clean: torch.Te
     return shift_logits(logits) if shift else logits
 
 
+def trajectory_chunks(commit_steps: torch.Tensor, shrinkage: int) -> torch.Tensor:
+    """``[N, T]``: the chunk ``c_k // shrinkage`` of each token's commit step; a token no step
+    committed (-1) falls in the last chunk (it is never scored: it follows a stop token)."""
+    if shrinkage < 1:
+        raise DllmError(f"--trajectory-shrinkage must be at least 1, got {shrinkage}")
+    chunks = commit_steps.clamp(min=0) // shrinkage  # [N, T]
+    return torch.where(commit_steps < 0, chunks.max(), chunks)
+
+
 def completion_logprobs(model: torch.nn.Module, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor,
                         completion_ids: torch.Tensor, *, mask_id: int, p_mask_prompt: float,
                         family: ModelFamily | None, objective: Objective,
-                        generator: torch.Generator | None = None, estimator: str = "d1") -> torch.Tensor:
-    """log pi(o_k | q) of every completion token, ``[N, T]``, in one forward (module doc)."""
+                        generator: torch.Generator | None = None, estimator: str = "d1",
+                        commit_steps: torch.Tensor | None = None, shrinkage: int = 1) -> torch.Tensor:
+    """log pi(o_k | q) of every completion token, ``[N, T]``, in one forward (module doc).
+
+    ``commit_steps [N, T]`` (the trajectory estimator's): the sampler step that committed each
+    token, -1 for none; ``shrinkage``: sampler steps per scored chunk."""
     if estimator not in ESTIMATORS:
         raise DllmError(f"unknown log-probability estimator '{estimator}'; use one of {', '.join(ESTIMATORS)}")
+    if estimator == "trajectory" and commit_steps is None:
+        raise DllmError("the trajectory estimator needs each token's commit step (the rollout records them)")
     noisy = perturb(prompt_ids, prompt_mask, completion_ids, mask_id=mask_id, p_mask_prompt=p_mask_prompt,
                     generator=generator)  # [N, P + T], the answer all masks
     clean = torch.cat([prompt_ids, completion_ids], dim=1)  # [N, P + T]
@@ -115,6 +143,12 @@ def completion_logprobs(model: torch.nn.Module, prompt_ids: torch.Tensor, prompt
         halves = [torch.cat([noisy[:, :prompt_length], completion_ids.masked_fill(masked, mask_id)], dim=1)
                   for masked in (first, ~first)]
         noisy, clean, attention_mask = torch.cat(halves), clean.repeat(2, 1), attention_mask.repeat(2, 1)
+    elif estimator == "trajectory":
+        chunk = trajectory_chunks(commit_steps, shrinkage)  # [N, T]
+        count = int(chunk.max()) + 1
+        canvases = [torch.cat([noisy[:, :prompt_length], completion_ids.masked_fill(chunk >= g, mask_id)], dim=1)
+                    for g in range(count)]  # K x [N, P + T]
+        noisy, clean, attention_mask = torch.cat(canvases), clean.repeat(count, 1), attention_mask.repeat(count, 1)
     scored = torch.zeros_like(clean, dtype=torch.bool)
     scored[:, prompt_length:] = True
     logits = denoiser_logits(model, noisy, clean, attention_mask, scored, family, objective)  # [N', P + T, V]
@@ -122,6 +156,9 @@ def completion_logprobs(model: torch.nn.Module, prompt_ids: torch.Tensor, prompt
     if estimator == "coupled":
         masked_first, masked_second = logps.chunk(2)
         return torch.where(first, masked_first, masked_second)  # [N, T]
+    if estimator == "trajectory":
+        by_chunk = logps.view(count, *completion_ids.shape)  # [K, N, T]
+        return by_chunk.gather(0, chunk.unsqueeze(0)).squeeze(0)  # [N, T]
     return logps
 
 

@@ -29,7 +29,7 @@ def grpo_settings(config: TrainRunConfig) -> Any:
     return GRPOSettings(rewards=[resolve_reward(name) for name in names], num_generations=config.num_generations,
                         num_iterations=config.num_iterations, epsilon=config.epsilon, beta=config.beta,
                         p_mask_prompt=config.p_mask_prompt, logp_estimator=config.logp_estimator,
-                        temperature=config.temperature,
+                        trajectory_shrinkage=config.trajectory_shrinkage, temperature=config.temperature,
                         sync_ref_steps=config.sync_ref_steps)
 
 

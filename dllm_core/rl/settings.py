@@ -11,7 +11,7 @@ from dllm_core.rl.rewards import default_rewards, resolve_reward
 def check_grpo_options(config: Any) -> None:
     """Ranges of the GRPO options, options that do not combine, and every reward resolvable."""
     counts = {"num_generations": config.num_generations, "num_iterations": config.num_iterations,
-              "sync_ref_steps": config.sync_ref_steps}
+              "sync_ref_steps": config.sync_ref_steps, "trajectory_shrinkage": config.trajectory_shrinkage}
     for name, value in counts.items():
         if value is not None and value < 1:
             raise DllmError(f"--{name.replace('_', '-')} must be at least 1, got {value}")

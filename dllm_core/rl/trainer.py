@@ -11,9 +11,10 @@ One optimizer step on a micro-batch of B prompt rows (the data loader's batch):
    log-probabilities of the sampling policy are computed then, one per inner iteration, each with
    that iteration's prompt mask;
 2. the loss of :mod:`~dllm_core.rl.objective` on the rollout: log-probabilities in one forward
-   (:mod:`~dllm_core.rl.logprobs`, d1's all-masked answer or ``logp_estimator="coupled"``), with
-   the masks of the inner iteration (the same masks for the current, old and reference model),
-   KL to the reference model when ``beta`` is not 0.
+   (:mod:`~dllm_core.rl.logprobs`: d1's all-masked answer, ``logp_estimator="coupled"``, or
+   ``"trajectory"``, which reads the canvases of the rollout's recorded commit order), with the
+   masks of the inner iteration (the same masks for the current, old and reference model), KL to
+   the reference model when ``beta`` is not 0.
 
 The prompts the loader yields during the mu - 1 reuse steps of a rollout are skipped. The
 reference model is the starting model: for a LoRA run the base with the adapter disabled,
@@ -33,9 +34,11 @@ from typing import Any, Iterator, Mapping, Sequence
 
 import torch
 
+from dllm_core.errors import DllmError
+from dllm_core.generation.commit_order import CommitOrder
 from dllm_core.objectives.model_io import unwrap_model
 from dllm_core.rl.advantages import group_advantages
-from dllm_core.rl.logprobs import completion_logprobs, completion_mask
+from dllm_core.rl.logprobs import completion_logprobs, completion_mask, trajectory_chunks
 from dllm_core.rl.objective import grpo_loss
 from dllm_core.rl.rewards import NamedReward, score_rewards
 from dllm_core.training.trainer import DiffusionTrainer
@@ -54,7 +57,8 @@ class GRPOSettings:
     epsilon: float = 0.2  # clip range of the ratio
     beta: float = 0.04  # KL coefficient (0: no reference model)
     p_mask_prompt: float = 0.15  # chance each prompt token is masked in the log-prob forward
-    logp_estimator: str = "d1"  # "d1" (all-masked answer) or "coupled" (complementary masks)
+    logp_estimator: str = "d1"  # "d1" (all-masked answer), "coupled" (complementary masks) or "trajectory"
+    trajectory_shrinkage: int = 4  # trajectory estimator: sampler steps per scored canvas
     temperature: float = 0.9  # sampling temperature of the rollouts
     sync_ref_steps: int | None = None  # copy the trained weights into the reference every N steps
     scale_rewards: bool = True  # divide advantages by the group's reward std
@@ -71,6 +75,7 @@ class Rollout:
     completion_mask: torch.Tensor  # [N, T] scored tokens (0 for samples left out)
     advantages: torch.Tensor  # [N]
     seed: int  # prompt masks: iteration i uses seed + i
+    commit_steps: torch.Tensor | None = None  # [N, T] sampler step of each token (trajectory estimator)
     old_logps: list[torch.Tensor] = field(default_factory=list)  # per iteration [N, T]; empty for mu == 1
 
 
@@ -148,6 +153,7 @@ class GRPOTrainer(DiffusionTrainer):
         batch = {"prompt_ids": rollout.prompt_ids, "prompt_mask": rollout.prompt_mask,
                  "completion_ids": rollout.completion_ids, "completion_mask": rollout.completion_mask,
                  "advantages": rollout.advantages, "mask_seed": rollout.seed + iteration,
+                 "commit_steps": rollout.commit_steps,
                  "old_logps": rollout.old_logps[iteration] if rollout.old_logps else None}
         return super().training_step(model, batch, *args, **kwargs)
 
@@ -172,18 +178,22 @@ class GRPOTrainer(DiffusionTrainer):
                                    mask_id=self.session.special.mask_token_id,
                                    p_mask_prompt=self.settings.p_mask_prompt, family=self.family,
                                    objective=self.objective, generator=generator,
-                                   estimator=self.settings.logp_estimator)
+                                   estimator=self.settings.logp_estimator, commit_steps=batch["commit_steps"],
+                                   shrinkage=self.settings.trajectory_shrinkage)
 
     def floating_point_ops(self, inputs: dict[str, Any]) -> int:
         """The stock estimate of the policy update of this micro-batch: ``6 x N x (P + T) x``
         non-embedding parameters over the rollout just used (``inputs`` holds records, not token
-        ids; twice that for the coupled estimator's two halves). Like the stock count it leaves out
-        forwards without a backward: sampling, reference."""
+        ids; twice that for the coupled estimator's two halves, K times for the trajectory
+        estimator's K canvases). Like the stock count it leaves out forwards without a backward:
+        sampling, reference."""
         rollout = self._rollouts.get(self._micro[1] - 1)
         if rollout is None:
             return 0
-        halves = 2 if self.settings.logp_estimator == "coupled" else 1
-        return self.token_flops(halves * (rollout.prompt_ids.numel() + rollout.completion_ids.numel()))
+        copies = {"coupled": 2}.get(self.settings.logp_estimator, 1)
+        if rollout.commit_steps is not None:
+            copies = int(trajectory_chunks(rollout.commit_steps, self.settings.trajectory_shrinkage).max()) + 1
+        return self.token_flops(copies * (rollout.prompt_ids.numel() + rollout.completion_ids.numel()))
 
     # -- rollouts ----------------------------------------------------------------------------
     def _rollout(self, model: torch.nn.Module, records: Sequence[Mapping[str, Any]], micro: int) -> Rollout:
@@ -197,8 +207,9 @@ class GRPOTrainer(DiffusionTrainer):
         was_training = model.training
         model.eval()
         session.model = unwrap_model(model)
+        order = CommitOrder() if settings.logp_estimator == "trajectory" else None
         try:
-            completions = session.generate(rows, session.params(values=settings.sampling), seed=seed)
+            completions = session.generate(rows, session.params(values=settings.sampling), seed=seed, callback=order)
         finally:
             model.train(was_training)
         prompt_ids, prompt_mask = session.pad_left(rows)
@@ -218,7 +229,9 @@ class GRPOTrainer(DiffusionTrainer):
         self._metrics["reward_std"].append(float(groups.group_std.nanmean()))
         self._metrics["completion_length"].append(float(scored.sum(dim=1).float()[groups.valid].mean())
                                                   if bool(groups.valid.any()) else 0.0)
-        rollout = Rollout(prompt_ids, prompt_mask, completion_ids, scored, groups.advantages, seed)
+        rollout = Rollout(prompt_ids, prompt_mask, completion_ids, scored, groups.advantages, seed,
+                          commit_steps=None if order is None else rollout_commit_steps(order, completions, width,
+                                                                                 session.generator.name))
         if settings.num_iterations > 1:
             with torch.no_grad():
                 rollout.old_logps = [self._logps(model, vars(rollout), seed + i) for i in range(settings.num_iterations)]
@@ -250,6 +263,22 @@ class GRPOTrainer(DiffusionTrainer):
                     logs[name] = sum(finite) / len(finite)
             self._metrics.clear()
         super().log(logs, start_time)
+
+
+def rollout_commit_steps(order: CommitOrder, completions: Sequence[Any], width: int, generator: str) -> torch.Tensor:
+    """``[N, T]``: the sampler step that committed each completion token (-1: none), from the
+    commit order of the one generation call that made ``completions``; a generator that does not
+    commit tokens on a canvas (no ``answer_starts``, or no step callback) is refused."""
+    steps = torch.full((len(completions), width), -1, dtype=torch.long)
+    for i, completion in enumerate(completions):
+        starts = completion.generation.answer_starts
+        if starts is None or order.steps is None:
+            raise DllmError(f"--logp-estimator trajectory needs a generator that commits tokens on a canvas and "
+                            f"reports where answers start; generator '{generator}' does not: use "
+                            "--logp-estimator d1 or coupled")
+        length = len(completion.generation.rows[completion.row])
+        steps[i, :length] = torch.tensor(order.answer_steps(completion.row, starts[completion.row], length))
+    return steps
 
 
 def collate_records(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:

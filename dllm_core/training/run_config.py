@@ -22,7 +22,7 @@ from dllm_core.training.adapters import LoraOptions, check_adapter_extras
 
 Mode = Literal["sft", "pt", "grpo"]
 SftPadding = Literal["ignore", "eos"]
-LogpEstimator = Literal["d1", "coupled"]
+LogpEstimator = Literal["d1", "coupled", "trajectory"]
 
 #: the groups of ``dllm train --help``
 MODEL, DATA, OBJECTIVE, RUN = "model", "data", "objective", "run"
@@ -120,8 +120,12 @@ class TrainRunConfig:
     beta: float = option(0.04, group=GRPO, help="weight of the KL to the reference model (0: no reference)")
     p_mask_prompt: float = option(0.15, group=GRPO, help="chance each prompt token is masked when scoring")
     logp_estimator: LogpEstimator = option(
-        "d1", group=GRPO, help="log-probabilities from the all-masked answer (d1) or from two complementary "
-                               "partial masks (coupled; docs/rl.md)")
+        "d1", group=GRPO, help="log-probabilities from the all-masked answer (d1), from two complementary "
+                               "partial masks (coupled) or from the canvases the sampler committed each "
+                               "token from (trajectory; docs/rl.md)")
+    trajectory_shrinkage: int = option(
+        4, group=GRPO, help="--logp-estimator trajectory: sampler steps scored by one canvas (TraceRL's "
+                            "shrinkage; 1 scores every step's canvas)")
     temperature: float = option(0.9, group=GRPO, help="sampling temperature of the completions")
     sync_ref_steps: int | None = option(
         None, group=GRPO, help="copy the trained weights into the reference model every N steps (default never)")

@@ -385,3 +385,29 @@ def test_the_session_runs_block_generators_with_roles_and_the_checkpoints_ids(ge
     block = generator.roles.block
     with pytest.raises(DllmError, match=f"generator '{generator.name}': {block} must be at least 1, got 0"):
         session.generate([PROMPTS[0]], session.params(roles={"length": 12, "block": 0}))
+
+
+@pytest.mark.parametrize("generator", [BD3LM, LLADA2], ids=["bd3lm", "llada2"])
+def test_block_generators_report_where_answers_start_for_the_commit_order(generator):
+    """``answer_starts`` and the step callback locate every answer token at the step that wrote it
+    (what GRPO's trajectory estimator reads)."""
+    from dllm_core.generation.commit_order import CommitOrder
+
+    family = ModelFamily(name="block-toy", model_types=("block-toy",), default_generator=generator.name,
+                         supports_kv_cache=True, supports_logits_to_keep=True)
+    session = InferenceSession(model=RotaryToyLM(), tokenizer=DigitTokenizer(), special=SPECIAL, family=family,
+                               generator=generator, max_length=512)
+    order, frames = CommitOrder(), []
+
+    def record(info):
+        order(info)
+        frames.append((info.tokens.clone(), info.committed.clone()))
+
+    completions = session.generate(PROMPTS, session.params(roles={"length": 12, "block": 4, "steps": 12}), seed=5,
+                                   callback=record)
+    for completion in completions:
+        start = completion.generation.answer_starts[completion.row]
+        steps = order.answer_steps(completion.row, start, len(completion.token_ids))
+        for k, (token, step) in enumerate(zip(completion.token_ids, steps)):
+            assert step >= 0 and frames[step][0][completion.row, start + k] == token
+            assert frames[step][1][completion.row, start + k]

@@ -1,5 +1,5 @@
 """diffu-GRPO math: advantages and the clipped objective against hand-computed values, and the
-one-forward log-probability estimates (d1's and the coupled one) against a direct
+one-forward log-probability estimates (d1's, the coupled and the trajectory one) against a direct
 position-by-position computation."""
 
 from __future__ import annotations
@@ -17,7 +17,9 @@ from transformers import LlamaConfig, LlamaForCausalLM  # noqa: E402
 from dllm_core.objectives import BlockDiffusionConfig, BlockDiffusionObjective, MaskedDiffusionObjective  # noqa: E402
 from dllm_core.rl.advantages import group_advantages  # noqa: E402
 from dllm_core.errors import DllmError  # noqa: E402
-from dllm_core.rl.logprobs import COUPLED_RATIO, completion_logprobs, completion_mask, coupled_masks, perturb  # noqa: E402
+from dllm_core.rl.logprobs import (  # noqa: E402
+    COUPLED_RATIO, completion_logprobs, completion_mask, coupled_masks, perturb, trajectory_chunks,
+)
 from dllm_core.rl.objective import grpo_loss, k3_kl  # noqa: E402
 
 VOCAB, PAD, MASK, EOS = 16, 14, 15, 13
@@ -204,3 +206,65 @@ def test_coupled_mask_ratios_stay_in_their_range():
     assert low - 0.12 < ratios.min() and ratios.max() < high + 0.12
     assert ratios.mean().item() == pytest.approx((low + high) / 2, abs=0.03)
     assert ratios.std().item() > 0.1  # one t per completion, not one for all
+
+
+@pytest.mark.parametrize(("shift", "shrinkage"), [(False, 1), (True, 1), (False, 2)])
+def test_trajectory_logprobs_equal_a_direct_computation(shift, shrinkage):
+    """Each token is read from the canvas its chunk of sampler steps started from: the tokens of
+    earlier chunks visible, its own chunk and later ones masked."""
+    model = _model(4)
+    prompt, prompt_mask, completion = _rows()
+    commit_steps = torch.tensor([[2, 0, 3, 1], [1, 3, 0, -1]])  # row 2's last token: never committed
+    family = SimpleNamespace(logit_shift=shift, name="toy")
+    estimate = completion_logprobs(model, prompt, prompt_mask, completion, mask_id=MASK, p_mask_prompt=0.3,
+                                   family=family, objective=MaskedDiffusionObjective(),
+                                   generator=torch.Generator().manual_seed(3), estimator="trajectory",
+                                   commit_steps=commit_steps, shrinkage=shrinkage)
+    noisy = perturb(prompt, prompt_mask, completion, mask_id=MASK, p_mask_prompt=0.3,
+                    generator=torch.Generator().manual_seed(3))
+    chunk = commit_steps.clamp(min=0) // shrinkage
+    chunk[commit_steps < 0] = 3 // shrinkage  # the last chunk of the run
+    direct = torch.zeros_like(estimate)
+    with torch.no_grad():
+        for n in range(2):
+            for k in range(4):
+                hidden = chunk[n] >= chunk[n, k]  # this token's chunk and every later one
+                row = torch.cat([noisy[n, :5], completion[n].masked_fill(hidden, MASK)])[None]  # [1, P + T]
+                log_probs = model(input_ids=row).logits[0].log_softmax(-1)  # [L, V]
+                direct[n, k] = log_probs[5 + k - 1 if shift else 5 + k, completion[n, k]]
+    assert torch.allclose(estimate, direct, atol=1e-5)
+
+
+def test_trajectory_estimate_follows_the_commit_order():
+    """The first-committed token is scored as d1 scores it (answer all masked); a token committed
+    last sees every other answer token, so changing those changes its estimate."""
+    model = _model(5)
+    prompt, prompt_mask, completion = _rows()
+    kwargs = dict(mask_id=MASK, p_mask_prompt=0.0, family=None, objective=MaskedDiffusionObjective())
+    order = torch.tensor([[0, 1, 2, 3], [3, 2, 1, 0]])
+    trajectory = completion_logprobs(model, prompt, prompt_mask, completion, estimator="trajectory",
+                                     commit_steps=order, **kwargs, shrinkage=1)
+    d1 = completion_logprobs(model, prompt, prompt_mask, completion, estimator="d1", **kwargs)
+    assert torch.allclose(trajectory[0, 0], d1[0, 0], atol=1e-6) and torch.allclose(trajectory[1, 3], d1[1, 3], atol=1e-6)
+    assert not torch.allclose(trajectory[0, 3], d1[0, 3], atol=1e-4)
+    one_chunk = completion_logprobs(model, prompt, prompt_mask, completion, estimator="trajectory",
+                                    commit_steps=order, **kwargs, shrinkage=4)
+    assert torch.allclose(one_chunk, d1, atol=1e-6)  # one canvas for the whole run: d1's estimate
+    with pytest.raises(DllmError, match="commit step"):
+        completion_logprobs(model, prompt, prompt_mask, completion, estimator="trajectory", **kwargs)
+    with pytest.raises(DllmError, match="trajectory-shrinkage must be at least 1"):
+        trajectory_chunks(order, 0)
+
+
+def test_trajectory_rollouts_refuse_a_generator_that_does_not_report_answer_starts():
+    from dllm_core.generation.commit_order import CommitOrder
+    from dllm_core.rl.trainer import rollout_commit_steps
+
+    order = CommitOrder()
+    order(SimpleNamespace(committed=torch.tensor([[False, True, False]])))
+    order(SimpleNamespace(committed=torch.tensor([[False, False, True]])))
+    placed = SimpleNamespace(generation=SimpleNamespace(answer_starts=[1], rows=[[7, 8]]), row=0)
+    assert rollout_commit_steps(order, [placed], 3, "llada").tolist() == [[0, 1, -1]]
+    edits = SimpleNamespace(generation=SimpleNamespace(answer_starts=None, rows=[[7, 8]]), row=0)
+    with pytest.raises(DllmError, match="generator 'editflow' does not: use --logp-estimator d1 or coupled"):
+        rollout_commit_steps(order, [edits], 3, "editflow")

@@ -149,3 +149,37 @@ def test_sampling_is_seeded_by_the_run_seed_and_the_prompts():
     draws = {tuple(session.generate(rows, params, seed=seed)[0].token_ids) for seed in range(6)}
     assert len(draws) > 1
     assert content_seed(3, [3, 4, 5]) != content_seed(3, [3, 4, 6]) != content_seed(4, [3, 4, 6])
+
+
+def _check_commit_order(completions, order, frames) -> None:
+    """Every answer token's recorded step is the step whose canvas first shows it (and only it
+    wrote that column)."""
+    for completion in completions:
+        generation, row = completion.generation, completion.row
+        start = generation.answer_starts[row]
+        steps = order.answer_steps(row, start, len(completion.token_ids))
+        assert len(steps) == len(completion.token_ids) and min(steps) >= 0
+        for k, (token, step) in enumerate(zip(completion.token_ids, steps)):
+            tokens, committed = frames[step]
+            assert tokens[row, start + k] == token and committed[row, start + k]
+            assert not any(frame[1][row, start + k] for frame in frames[step + 1:])
+
+
+def test_commit_order_records_the_step_of_every_answer_token():
+    from dllm_core.generation.commit_order import CommitOrder
+
+    session = _session()
+    order, frames = CommitOrder(), []
+
+    def record(info):
+        order(info)
+        frames.append((info.tokens.clone(), info.committed.clone()))
+
+    rows = [[1, 2, 3, 4, 5], [6, 7]]
+    completions = session.generate(rows, session.params(values={"steps": 8, "gen_length": 8, "block_length": 4}),
+                                   seed=3, callback=record)
+    assert order.count == len(frames) == 8
+    _check_commit_order(completions, order, frames)
+    for completion in completions:  # one token per step: each answer column has its own step
+        start = completion.generation.answer_starts[completion.row]
+        assert sorted(order.answer_steps(completion.row, start, 8)) == list(range(8))

@@ -132,7 +132,7 @@ def test_config_round_trips_through_json(tmp_path):
         lora=True, lora_r=4, lora_alpha=8.0, lora_dropout=0.0, lora_target_modules=["q_proj", "v_proj"],
         lora_modules_to_save=["ln_f"], load_in_4bit=True,
         reward=["format", "m:f"], num_generations=8, num_iterations=2, epsilon=0.1, beta=0.0, p_mask_prompt=0.3,
-        logp_estimator="coupled",
+        logp_estimator="trajectory", trajectory_shrinkage=2,
         temperature=0.7, sync_ref_steps=5,
     )
     defaults = TrainRunConfig(data="x", output_dir=Path("x"))

@@ -132,7 +132,7 @@ class Preset(Generator):
             raise DllmError(f"generator '{self.name}' rejected its settings: {exc}") from None
         rows = [sequence[start:] for sequence, start in zip(output.sequences.tolist(), starts)]
         traces = None if recorder is None else [(recorder, start) for start in starts]
-        return Generation(rows, output.nfe, traces)
+        return Generation(rows, output.nfe, traces, answer_starts=starts)
 
     def show_row(self, session: Any, generation: Generation, row: int, options: Mapping[str, Any]) -> None:
         """Replay the recorded canvas of ``row`` (``--show-denoising``)."""

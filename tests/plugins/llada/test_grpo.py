@@ -40,10 +40,11 @@ def _config(tmp_path: Path, reward: str, steps: int, name: str) -> TrainRunConfi
     )
 
 
-@pytest.mark.parametrize("estimator", ["d1", "coupled"])
+@pytest.mark.parametrize("estimator", ["d1", "coupled", "trajectory"])
 def test_grpo_raises_the_reward_of_a_toy_task(tmp_path, estimator):
     config = _config(tmp_path, "digits", steps=12, name="run")
     config.logp_estimator = estimator
+    config.trajectory_shrinkage = 2  # 4 steps: two canvases per completion
     run_training(config)
     history = json.loads((config.output_dir / "log_history.json").read_text())
     rewards = [row["reward"] for row in history if "reward" in row]

@@ -18,6 +18,8 @@ BASE = ["train", "--family", "llada", "--preset", "tiny", "--mode", "grpo", "--o
     (("--data", "sudoku4", "--reward", "nowhere.py:f"), "no file nowhere.py"),
     (("--data", "sudoku4+addition"), "--mode grpo needs a reward"),
     (("--data", "sudoku4", "--logp-estimator", "elbo"), "argument --logp-estimator: invalid choice: 'elbo'"),
+    (("--data", "sudoku4", "--logp-estimator", "trajectory", "--trajectory-shrinkage", "0"),
+     "--trajectory-shrinkage must be at least 1, got 0"),
 ])
 def test_bad_grpo_options_are_one_line_errors(argv, message, capsys):
     assert main([*BASE, *argv]) == 2
