@@ -230,8 +230,8 @@ class GRPOTrainer(DiffusionTrainer):
         self._metrics["completion_length"].append(float(scored.sum(dim=1).float()[groups.valid].mean())
                                                   if bool(groups.valid.any()) else 0.0)
         rollout = Rollout(prompt_ids, prompt_mask, completion_ids, scored, groups.advantages, seed,
-                          commit_steps=None if order is None else rollout_commit_steps(order, completions, width,
-                                                                                 session.generator.name))
+                          commit_steps=None if order is None else rollout_commit_steps(
+                              order, completions, width, session.generator.name).to(prompt_ids.device))
         if settings.num_iterations > 1:
             with torch.no_grad():
                 rollout.old_logps = [self._logps(model, vars(rollout), seed + i) for i in range(settings.num_iterations)]
