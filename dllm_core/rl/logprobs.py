@@ -120,6 +120,22 @@ def trajectory_chunks(commit_steps: torch.Tensor, shrinkage: int) -> torch.Tenso
     return torch.where(commit_steps < 0, chunks.max(), chunks)
 
 
+def scoring_canvases(estimator: str, completion_ids: torch.Tensor, generator: torch.Generator | None,
+                     commit_steps: torch.Tensor | None, shrinkage: int) -> tuple[list[torch.Tensor], torch.Tensor]:
+    """The answer masks of an estimator's copies of each row, K x ``[N, T]`` bool (True = masked),
+    and ``[N, T]`` the copy each token is read from: d1 one all-masked copy; coupled m and 1 - m,
+    a token read where it is masked; trajectory one copy per chunk of sampler steps."""
+    if estimator == "coupled":
+        first = coupled_masks(completion_ids, generator)  # [N, T]
+        return [first, ~first], (~first).long()
+    if estimator == "trajectory":
+        if commit_steps is None:
+            raise DllmError("the trajectory estimator needs each token's commit step (the rollout records them)")
+        chunk = trajectory_chunks(commit_steps, shrinkage)  # [N, T]
+        return [chunk >= g for g in range(int(chunk.max()) + 1)], chunk
+    return [torch.ones_like(completion_ids, dtype=torch.bool)], torch.zeros_like(completion_ids)
+
+
 def completion_logprobs(model: torch.nn.Module, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor,
                         completion_ids: torch.Tensor, *, mask_id: int, p_mask_prompt: float,
                         family: ModelFamily | None, objective: Objective,
@@ -131,35 +147,19 @@ def completion_logprobs(model: torch.nn.Module, prompt_ids: torch.Tensor, prompt
     token, -1 for none; ``shrinkage``: sampler steps per scored chunk."""
     if estimator not in ESTIMATORS:
         raise DllmError(f"unknown log-probability estimator '{estimator}'; use one of {', '.join(ESTIMATORS)}")
-    if estimator == "trajectory" and commit_steps is None:
-        raise DllmError("the trajectory estimator needs each token's commit step (the rollout records them)")
     noisy = perturb(prompt_ids, prompt_mask, completion_ids, mask_id=mask_id, p_mask_prompt=p_mask_prompt,
                     generator=generator)  # [N, P + T], the answer all masks
-    clean = torch.cat([prompt_ids, completion_ids], dim=1)  # [N, P + T]
-    attention_mask = torch.cat([prompt_mask, torch.ones_like(completion_ids)], dim=1)  # [N, P + T]
-    prompt_length = prompt_ids.shape[1]
-    if estimator == "coupled":
-        first = coupled_masks(completion_ids, generator)  # [N, T]
-        halves = [torch.cat([noisy[:, :prompt_length], completion_ids.masked_fill(masked, mask_id)], dim=1)
-                  for masked in (first, ~first)]
-        noisy, clean, attention_mask = torch.cat(halves), clean.repeat(2, 1), attention_mask.repeat(2, 1)
-    elif estimator == "trajectory":
-        chunk = trajectory_chunks(commit_steps, shrinkage)  # [N, T]
-        count = int(chunk.max()) + 1
-        canvases = [torch.cat([noisy[:, :prompt_length], completion_ids.masked_fill(chunk >= g, mask_id)], dim=1)
-                    for g in range(count)]  # K x [N, P + T]
-        noisy, clean, attention_mask = torch.cat(canvases), clean.repeat(count, 1), attention_mask.repeat(count, 1)
+    hidden, source = scoring_canvases(estimator, completion_ids, generator, commit_steps, shrinkage)
+    prompt_length, copies = prompt_ids.shape[1], len(hidden)
+    noisy = torch.cat([torch.cat([noisy[:, :prompt_length], completion_ids.masked_fill(masked, mask_id)], dim=1)
+                       for masked in hidden])  # [K N, P + T]
+    clean = torch.cat([prompt_ids, completion_ids], dim=1).repeat(copies, 1)  # [K N, P + T]
+    attention_mask = torch.cat([prompt_mask, torch.ones_like(completion_ids)], dim=1).repeat(copies, 1)
     scored = torch.zeros_like(clean, dtype=torch.bool)
     scored[:, prompt_length:] = True
-    logits = denoiser_logits(model, noisy, clean, attention_mask, scored, family, objective)  # [N', P + T, V]
-    logps = selected_logprobs(logits[:, prompt_length:].float(), clean[:, prompt_length:])  # [N', T]
-    if estimator == "coupled":
-        masked_first, masked_second = logps.chunk(2)
-        return torch.where(first, masked_first, masked_second)  # [N, T]
-    if estimator == "trajectory":
-        by_chunk = logps.view(count, *completion_ids.shape)  # [K, N, T]
-        return by_chunk.gather(0, chunk.unsqueeze(0)).squeeze(0)  # [N, T]
-    return logps
+    logits = denoiser_logits(model, noisy, clean, attention_mask, scored, family, objective)  # [K N, P + T, V]
+    logps = selected_logprobs(logits[:, prompt_length:].float(), clean[:, prompt_length:])  # [K N, T]
+    return logps.view(copies, *completion_ids.shape).gather(0, source.unsqueeze(0)).squeeze(0)  # [N, T]
 
 
 def selected_logprobs(logits: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
