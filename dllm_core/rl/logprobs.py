@@ -120,6 +120,14 @@ def trajectory_chunks(commit_steps: torch.Tensor, shrinkage: int) -> torch.Tenso
     return torch.where(commit_steps < 0, chunks.max(), chunks)
 
 
+def scoring_copies(estimator: str, commit_steps: torch.Tensor | None, shrinkage: int) -> int:
+    """K, the copies of each row an estimator's scoring forward runs: d1 1, coupled 2 (m and
+    1 - m), trajectory one per chunk of sampler steps."""
+    if estimator == "trajectory" and commit_steps is not None:
+        return int(trajectory_chunks(commit_steps, shrinkage).max()) + 1
+    return 2 if estimator == "coupled" else 1
+
+
 def scoring_canvases(estimator: str, completion_ids: torch.Tensor, generator: torch.Generator | None,
                      commit_steps: torch.Tensor | None, shrinkage: int) -> tuple[list[torch.Tensor], torch.Tensor]:
     """The answer masks of an estimator's copies of each row, K x ``[N, T]`` bool (True = masked),
@@ -132,7 +140,7 @@ def scoring_canvases(estimator: str, completion_ids: torch.Tensor, generator: to
         if commit_steps is None:
             raise DllmError("the trajectory estimator needs each token's commit step (the rollout records them)")
         chunk = trajectory_chunks(commit_steps, shrinkage)  # [N, T]
-        return [chunk >= g for g in range(int(chunk.max()) + 1)], chunk
+        return [chunk >= g for g in range(scoring_copies(estimator, commit_steps, shrinkage))], chunk
     return [torch.ones_like(completion_ids, dtype=torch.bool)], torch.zeros_like(completion_ids)
 
 

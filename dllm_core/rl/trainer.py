@@ -38,7 +38,7 @@ from dllm_core.errors import DllmError
 from dllm_core.generation.commit_order import CommitOrder
 from dllm_core.objectives.model_io import unwrap_model
 from dllm_core.rl.advantages import group_advantages
-from dllm_core.rl.logprobs import completion_logprobs, completion_mask, trajectory_chunks
+from dllm_core.rl.logprobs import completion_logprobs, completion_mask, scoring_copies
 from dllm_core.rl.objective import grpo_loss
 from dllm_core.rl.rewards import NamedReward, score_rewards
 from dllm_core.training.trainer import DiffusionTrainer
@@ -190,9 +190,7 @@ class GRPOTrainer(DiffusionTrainer):
         rollout = self._rollouts.get(self._micro[1] - 1)
         if rollout is None:
             return 0
-        copies = {"coupled": 2}.get(self.settings.logp_estimator, 1)
-        if rollout.commit_steps is not None:
-            copies = int(trajectory_chunks(rollout.commit_steps, self.settings.trajectory_shrinkage).max()) + 1
+        copies = scoring_copies(self.settings.logp_estimator, rollout.commit_steps, self.settings.trajectory_shrinkage)
         return self.token_flops(copies * (rollout.prompt_ids.numel() + rollout.completion_ids.numel()))
 
     # -- rollouts ----------------------------------------------------------------------------

@@ -18,7 +18,8 @@ from dllm_core.objectives import BlockDiffusionConfig, BlockDiffusionObjective, 
 from dllm_core.rl.advantages import group_advantages  # noqa: E402
 from dllm_core.errors import DllmError  # noqa: E402
 from dllm_core.rl.logprobs import (  # noqa: E402
-    COUPLED_RATIO, completion_logprobs, completion_mask, coupled_masks, perturb, trajectory_chunks,
+    COUPLED_RATIO, completion_logprobs, completion_mask, coupled_masks, perturb, scoring_canvases, scoring_copies,
+    trajectory_chunks,
 )
 from dllm_core.rl.objective import grpo_loss, k3_kl  # noqa: E402
 
@@ -254,6 +255,18 @@ def test_trajectory_estimate_follows_the_commit_order():
         completion_logprobs(model, prompt, prompt_mask, completion, estimator="trajectory", **kwargs)
     with pytest.raises(DllmError, match="trajectory-shrinkage must be at least 1"):
         trajectory_chunks(order, 0)
+
+
+def test_each_estimator_counts_the_copies_its_forward_scores():
+    """The copy count (what the trainer's FLOP estimate multiplies by) is the number of canvases
+    the scoring forward stacks: d1 one, coupled two, trajectory one per chunk of steps."""
+    completion = torch.tensor([[7, 8, 9, 10], [11, 12, 13, 14]])
+    steps = torch.tensor([[0, 1, 5, -1], [2, 3, 4, 0]])  # chunks of 2 steps: 0, 0, 2, (2) and 1, 1, 2, 0
+    for estimator, expected in (("d1", 1), ("coupled", 2), ("trajectory", 3)):
+        canvases, source = scoring_canvases(estimator, completion, torch.Generator().manual_seed(0), steps, 2)
+        assert scoring_copies(estimator, steps, 2) == len(canvases) == expected
+        assert int(source.max()) < expected
+    assert scoring_copies("trajectory", steps, 1) == 6
 
 
 def test_trajectory_rollouts_refuse_a_generator_that_does_not_report_answer_starts():
