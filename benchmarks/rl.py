@@ -35,7 +35,10 @@ Run from the repository root (CPU, offline):
 
 Results: ``--output-dir``/``rl.json`` and ``rl_curves.png``.
 
-Measured (2-core CPU, 200 puzzles): see docs/rl.md, "Numbers".
+Measured (2-core CPU, one thread and 20 CPU minutes per arm, 200 puzzles), countdown from the
+52.5% start: GRPO 66.5% at the end (67.5-69% at 10, 14 and 18 minutes), continued SFT 33.0% at
+the demo's 2e-3 and 63.0% at ``--sft-lr 1e-4``; sudoku4 from a 53.0% start: GRPO 47-56%, SFT
+99.5%. See docs/rl.md, "Numbers".
 """
 
 from __future__ import annotations
