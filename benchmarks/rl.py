@@ -48,8 +48,8 @@ import json
 import subprocess
 import sys
 import time
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable, get_args
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -127,18 +127,23 @@ class TimeBudget:
         return [Stop()]
 
 
-def train_with_budget(config: Any, seconds: float, every: float, clock: Callable[[], float]) -> list[tuple[int, float]]:
-    """Run ``config`` for at most ``seconds`` of ``clock``; the (step, seconds) of each kept checkpoint."""
+def train_with_plugin(config: Any, plugin: Any) -> None:
+    """Run ``config`` with ``plugin`` (an object with hook implementations) registered meanwhile."""
     from dllm_core.registry import get_registry
     from dllm_core.training.run import run_training
 
-    budget = TimeBudget(seconds, every, clock)
     manager = get_registry().manager
-    manager.register(budget, name="rl-benchmark-budget")
+    manager.register(plugin, name="rl-benchmark")
     try:
         run_training(config)
     finally:
-        manager.unregister(name="rl-benchmark-budget")
+        manager.unregister(name="rl-benchmark")
+
+
+def train_with_budget(config: Any, seconds: float, every: float, clock: Callable[[], float]) -> list[tuple[int, float]]:
+    """Run ``config`` for at most ``seconds`` of ``clock``; the (step, seconds) of each kept checkpoint."""
+    budget = TimeBudget(seconds, every, clock)
+    train_with_plugin(config, budget)
     return budget.saves
 
 
@@ -245,17 +250,8 @@ def train_start(rl_task: RLTask, steps: int, seed: int, output_dir: Path) -> Pat
     ``steps`` optimizer steps of its ``rl_task.start_schedule``-step schedule."""
     import dataclasses
 
-    from dllm_core.registry import get_registry
-    from dllm_core.training.run import run_training
-
     config = rl_task.start_recipe(seed, rl_task.start_schedule or steps, output_dir)
-    config = dataclasses.replace(config, disable_progress_bar=True, save_steps=None)
-    manager = get_registry().manager
-    manager.register(StopAt(steps), name="rl-benchmark-start")
-    try:
-        run_training(config)
-    finally:
-        manager.unregister(name="rl-benchmark-start")
+    train_with_plugin(dataclasses.replace(config, disable_progress_bar=True, save_steps=None), StopAt(steps))
     return output_dir
 
 
