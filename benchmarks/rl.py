@@ -6,7 +6,8 @@ Run from the repository root (CPU, offline):
     HF_HUB_OFFLINE=1 python benchmarks/rl.py --start runs/countdown_mdm20k/mdm --arms grpo
                                        # reuse a start, train GRPO only (an earlier SFT arm is kept)
     HF_HUB_OFFLINE=1 python benchmarks/rl.py --task sudoku4 --logp-estimator coupled \
-        --num-iterations 12 --temperature 0.7                        # the sudoku4 runs of docs/rl.md
+        --num-iterations 12 --temperature 0.7 --grpo-lr 1e-4 --sft-lr 2e-3 --lr-schedule constant \
+        --rollout-steps 20                                           # the sudoku4 runs of docs/rl.md
 
 1. Start (skipped with ``--start``): the tiny LLaDA trained by the task's recipe, where it solves
    some held-out puzzles but not most: ``countdown`` (3 numbers, three-digit answers), the
@@ -24,8 +25,12 @@ Run from the repository root (CPU, offline):
    * GRPO: ``--mode grpo`` with the task's checker as the reward (plus ``--extra-reward``),
      ``--grpo-batch`` prompts x ``--num-generations`` completions per step, ``mu`` 2, ``beta``
      0.01, T 1.0, log-probabilities by ``--logp-estimator`` (default ``trajectory`` with
-     shrinkage 8; d1's or coupled);
-   * SFT: ``--mode sft`` on fresh puzzles of the task with the demo's optimizer settings.
+     shrinkage 8; d1's or coupled), rollouts committing two tokens a step (``--rollout-steps``);
+   * SFT: ``--mode sft`` on fresh puzzles of the task with the demo's batch and weight decay.
+
+   Both arms' learning rates fall linearly from their peak (``--grpo-lr``, ``--sft-lr``) to 0 as
+   the budget is spent (``--lr-schedule anneal``; a step schedule cannot, the steps that fit are
+   not known beforehand).
 
    ``--arms`` names the arms to train; another arm is read from the ``arm-NAME.json`` of an
    earlier run in the same ``--output-dir`` when there is one.
@@ -35,10 +40,10 @@ Run from the repository root (CPU, offline):
 
 Results: ``--output-dir``/``rl.json`` and ``rl_curves.png``.
 
-Measured (2-core CPU, one thread and 20 CPU minutes per arm, 200 puzzles), countdown from the
-52.5% start: GRPO 66.5% at the end (67.5-69% at 10, 14 and 18 minutes), continued SFT 33.0% at
-the demo's 2e-3 and 63.0% at ``--sft-lr 1e-4``; sudoku4 from a 53.0% start: GRPO 47-56%, SFT
-99.5%. See docs/rl.md, "Numbers".
+Measured (2-core CPU, one thread and 20 CPU minutes per arm, 200 puzzles, the defaults),
+countdown from the 52.5% start: GRPO 70.0, 70.5, 64.5, 70.0, 63.0% (seeds 1, 0, 2, 3, 4; +15.1
+on average), continued SFT 62.5 and 56.5% (seeds 1, 0); sudoku4 from a 53.0% start (the
+docstring's command): GRPO 47-56%, SFT 99.5%. See docs/rl.md, "Numbers".
 """
 
 from __future__ import annotations
@@ -81,7 +86,7 @@ class RLTask:
     """A task the benchmark runs on: its puzzles, the answer's sampling settings, and the SFT start."""
 
     setting: TaskSetting  # the training and held-out puzzles
-    answer: dict[str, int]  # generator settings of rollouts and scoring: one token per step
+    answer: dict[str, int]  # generator settings of the held-out scoring (one token a step) and rollouts
     start_recipe: Callable[[int, int, Path], Any]  # (seed, schedule steps, output dir) -> TrainRunConfig
     start_schedule: int  # optimizer steps of the start's learning-rate schedule (0: the steps it trains)
     default_sft_steps: int  # optimizer steps the start trains, of that schedule
@@ -99,11 +104,17 @@ TASKS = {
 
 class TimeBudget:
     """A plugin object (pluggy) whose trainer callback stops a run after ``seconds`` of training and
-    asks for a checkpoint every ``every`` seconds, recording when each step's save happened."""
+    asks for a checkpoint every ``every`` seconds, recording when each step's save happened. With
+    ``anneal`` the learning rate falls linearly with the time spent, lr(t) = lr * (1 - t / seconds),
+    reaching 0 as the budget ends (a step schedule cannot: how many steps fit is not known)."""
 
-    def __init__(self, seconds: float, every: float, clock: Callable[[], float]) -> None:
-        self.seconds, self.every, self.clock = seconds, every, clock
+    def __init__(self, seconds: float, every: float, clock: Callable[[], float], anneal: bool = False) -> None:
+        self.seconds, self.every, self.clock, self.anneal = seconds, every, clock, anneal
         self.saves: list[tuple[int, float]] = []  # (step, training seconds)
+
+    def share_left(self, started: float) -> float:
+        """The share of the budget not yet spent, in [0, 1]."""
+        return min(1.0, max(0.0, 1.0 - (self.clock() - started) / self.seconds))
 
     @hookimpl
     def dllm_trainer_callbacks(self, context: dict[str, Any]) -> list[Any]:
@@ -114,6 +125,9 @@ class TimeBudget:
         class Stop(TrainerCallback):
             def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
                 self.start, self.next_save = budget.clock(), budget.every
+                if budget.anneal:  # the trainer's LambdaLR (constant schedule) scales by the time left
+                    scheduler = kwargs["lr_scheduler"]
+                    scheduler.lr_lambdas = [lambda _: budget.share_left(self.start)] * len(scheduler.lr_lambdas)
 
             def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
                 elapsed = budget.clock() - self.start
@@ -140,9 +154,11 @@ def train_with_plugin(config: Any, plugin: Any) -> None:
         manager.unregister(name="rl-benchmark")
 
 
-def train_with_budget(config: Any, seconds: float, every: float, clock: Callable[[], float]) -> list[tuple[int, float]]:
-    """Run ``config`` for at most ``seconds`` of ``clock``; the (step, seconds) of each kept checkpoint."""
-    budget = TimeBudget(seconds, every, clock)
+def train_with_budget(config: Any, seconds: float, every: float, clock: Callable[[], float],
+                      anneal: bool = False) -> list[tuple[int, float]]:
+    """Run ``config`` for at most ``seconds`` of ``clock`` (the learning rate annealed over them with
+    ``anneal``); the (step, seconds) of each kept checkpoint."""
+    budget = TimeBudget(seconds, every, clock, anneal)
     train_with_plugin(config, budget)
     return budget.saves
 
@@ -266,13 +282,14 @@ def arm_config(name: str, args: argparse.Namespace, start: Path) -> Any:
                   seed=args.seed, disable_progress_bar=True, max_steps=100_000, save_steps=100_000,
                   generator_defaults=dict(rl_task.answer))
     if name == "grpo":
+        common["generator_defaults"]["steps"] = args.rollout_steps or max(1, rl_task.answer["gen_length"] // 2)
         rewards = [rl_task.setting.task, *[r for r in args.extra_reward.split(",") if r]]
         return TrainRunConfig(mode="grpo", batch_size=args.grpo_batch, num_generations=args.num_generations,
                               num_iterations=args.num_iterations, learning_rate=args.grpo_lr, beta=args.beta,
                               temperature=args.temperature, p_mask_prompt=args.p_mask_prompt,
                               logp_estimator=args.logp_estimator, trajectory_shrinkage=args.trajectory_shrinkage,
                               reward=rewards, **common)
-    return TrainRunConfig(mode="sft", batch_size=demo.batch_size, learning_rate=args.sft_lr or demo.learning_rate,
+    return TrainRunConfig(mode="sft", batch_size=demo.batch_size, learning_rate=args.sft_lr or args.grpo_lr,
                           weight_decay=demo.weight_decay, **common)
 
 
@@ -286,7 +303,8 @@ def run_arm(name: str, args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
     held_out = HeldOut.of(TASKS[args.task], args.eval_puzzles)
     config = arm_config(name, args, args.start)
-    saves = train_with_budget(config, args.budget_seconds, args.curve_seconds, CLOCKS[args.clock])
+    saves = train_with_budget(config, args.budget_seconds, args.curve_seconds, CLOCKS[args.clock],
+                              anneal=args.lr_schedule == "anneal")
     history = json.loads((config.output_dir / "log_history.json").read_text())
     steps = max((row["step"] for row in history if "step" in row), default=0)
     result = {"steps": steps, "curve": held_out.curve(config.output_dir, saves),
@@ -312,8 +330,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--grpo-batch", type=int, default=4, help="prompts per GRPO step")
     parser.add_argument("--num-generations", type=int, default=8)
     parser.add_argument("--num-iterations", type=int, default=2, help="inner updates per rollout (d1: 12)")
-    parser.add_argument("--grpo-lr", type=float, default=1e-4)
-    parser.add_argument("--sft-lr", type=float, help="continued SFT's learning rate (default: the demo's, 2e-3)")
+    parser.add_argument("--grpo-lr", type=float, default=2e-4, help="GRPO's peak learning rate")
+    parser.add_argument("--lr-schedule", choices=("anneal", "constant"), default="anneal",
+                        help="both arms: anneal falls linearly from the peak to 0 over the budget")
+    parser.add_argument("--rollout-steps", type=int,
+                        help="sampler steps of GRPO's rollouts (default: half the answer tokens, two a step as "
+                             "d1's; the held-out scoring commits one a step)")
+    parser.add_argument("--sft-lr", type=float,
+                        help="continued SFT's peak learning rate (default: GRPO's; the demo's 2e-3 undoes the start)")
     parser.add_argument("--beta", type=float, default=0.01, help="KL weight (d1: 0.01)")
     parser.add_argument("--p-mask-prompt", type=float, default=0.15, help="chance each prompt token is masked when scoring")
     parser.add_argument("--logp-estimator", choices=get_args(LogpEstimator), default="trajectory",

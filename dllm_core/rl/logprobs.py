@@ -140,7 +140,7 @@ def scoring_canvases(estimator: str, completion_ids: torch.Tensor, generator: to
         if commit_steps is None:
             raise DllmError("the trajectory estimator needs each token's commit step (the rollout records them)")
         chunk = trajectory_chunks(commit_steps, shrinkage)  # [N, T]
-        return [chunk >= g for g in range(scoring_copies(estimator, commit_steps, shrinkage))], chunk
+        return [chunk >= g for g in range(int(chunk.max()) + 1)], chunk  # scoring_copies of these steps
     return [torch.ones_like(completion_ids, dtype=torch.bool)], torch.zeros_like(completion_ids)
 
 

@@ -26,9 +26,13 @@ def test_both_arms_train_on_the_tasks_puzzles_and_grpo_is_rewarded_by_its_checke
         [part] = parse_dataset_spec(config.data).parts
         assert part.source == setting.task and {k: str(v) for k, v in setting.options.items()} == {
             k: str(v) for k, v in part.extra.items()}
-        assert config.generator_defaults == rl.TASKS[task].answer
+    answer = rl.TASKS[task].answer  # scored one token a step; GRPO's rollouts commit two a step
+    assert sft.generator_defaults == answer
+    assert grpo.generator_defaults == {**answer, "steps": answer["gen_length"] // 2}
+    assert rl.arm_config("grpo", rl.parse_args(["--task", task, "--rollout-steps", "3"]), tmp_path
+                         ).generator_defaults["steps"] == 3
     assert (grpo.mode, grpo.reward, sft.mode) == ("grpo", [setting.task, "format"], "sft")
-    assert sft.learning_rate == 2e-3  # the demo's, unless --sft-lr names another
+    assert sft.learning_rate == grpo.learning_rate == 2e-4  # the same peak, unless --sft-lr names another
     assert rl.arm_config("sft", rl.parse_args(["--task", task, "--sft-lr", "1e-4"]), tmp_path).learning_rate == 1e-4
 
 
@@ -78,3 +82,21 @@ def test_headroom_counts_what_sampling_finds_beyond_greedy():
                        held_out.puzzles)
     assert held_out.headroom(session, 2, 1.0) == {
         "greedy": 0.25, "sampled": 0.5, "pass@2": 0.75, "found_by_sampling_only": 0.5, "mixed_groups": 0.5}
+
+
+@pytest.mark.parametrize("anneal", [False, True])
+def test_the_budget_anneals_the_learning_rate_with_the_time_spent(anneal, tmp_path):
+    ticks = iter(range(10_000))  # a clock that advances one second each time it is read
+    config = dataclasses.replace(rl.TASKS["sudoku4"].start_recipe(0, 100, tmp_path / "run"),
+                                 lr_scheduler_type="constant", warmup_ratio=0.0, logging_steps=1,
+                                 disable_progress_bar=True, save_steps=None)
+    saves = rl.train_with_budget(config, seconds=12, every=1000, clock=lambda: next(ticks), anneal=anneal)
+    history = json.loads((tmp_path / "run" / "log_history.json").read_text())
+    rates = [row["learning_rate"] for row in history if "learning_rate" in row]
+    assert 3 <= len(rates) <= 12 and saves[-1][1] >= 12  # stopped by the budget, not the 100 steps
+    if anneal:  # lr * (1 - t / 12) at the clock's reading t: the peak at t = 0, then falling step by step
+        seconds = [12 * (1 - rate / 2e-3) for rate in rates]
+        assert seconds[0] == 0 and all(b > a for a, b in zip(seconds, seconds[1:]))
+        assert seconds == pytest.approx([round(t) for t in seconds]) and seconds[-1] < 12
+    else:
+        assert rates == [2e-3] * len(rates)
