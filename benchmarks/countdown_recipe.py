@@ -246,6 +246,8 @@ def write_curve_chart(points: Sequence[CurvePoint], path: Path, title: str) -> N
     sets = list(dict.fromkeys(name for p in points for name in p.rates))
     for model, color in ((MDM, "tab:blue"), (AR, "tab:orange")):
         mine = sorted((p for p in points if p.model == model), key=lambda p: p.step)
+        if not mine:
+            continue  # a model this run did not train gets no empty legend entries
         for eval_set, style in zip(sets, ("--", "-", ":")):
             axes.plot([p.step for p in mine], [100 * p.rates[eval_set] for p in mine], style, color=color,
                       marker="o", label=f"{model.split(' (')[0]}: {eval_set}")

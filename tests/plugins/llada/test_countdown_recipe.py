@@ -75,6 +75,20 @@ def test_the_curve_is_tabled_side_by_side_and_drawn(tmp_path):
     assert (tmp_path / "curve.png").stat().st_size > 0
 
 
+def test_the_chart_of_one_model_has_no_legend_entries_for_the_other(tmp_path, monkeypatch):
+    from matplotlib.figure import Figure
+
+    legends = []
+    save = Figure.savefig
+    monkeypatch.setattr(Figure, "savefig", lambda figure, *args, **kwargs: (
+        legends.append([text.get_text() for text in figure.axes[0].get_legend().get_texts()]),
+        save(figure, *args, **kwargs)))
+    points = [recipe.CurvePoint(quality.MDM, step, 1.0, {"generated": 0.5, "cd3": 0.25}) for step in (500, 1000)]
+    recipe.write_curve_chart(points, tmp_path / "curve.png", "title")
+    mdm = quality.MDM.split(" (")[0]
+    assert legends == [[f"{mdm}: generated", f"{mdm}: cd3"]]
+
+
 def test_a_short_run_of_the_recipe_learns_the_answer_layout(tmp_path):
     """After 150 steps the MDM writes most held-out answers as two equations of three-digit
     numbers; an untrained model writes that layout by chance with probability below 1e-20 (23
